@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { FilePath, Id } from './common.ts';
+import { DeviceSchema } from './devices.ts';
+import { OpcuaServerSchema } from './opcua.ts';
+import { RegistrySchema, WatchEntrySchema } from './registry.ts';
+import { RuleSchema } from './rules.ts';
+import { SerialBusSchema } from './serial.ts';
+import { SiteSchema } from './site.ts';
+
+const TlsFiles = z
+  .object({
+    ca: FilePath.optional().describe('CA certificate (PEM) to pin'),
+    cert: FilePath.optional().describe('Client or server certificate (PEM)'),
+    key: FilePath.optional().describe('Private key (PEM)'),
+  })
+  .strict();
+
+const BrokerSchema = z
+  .object({
+    host: z.string().default('0.0.0.0').describe('Address the embedded broker listens on'),
+    port: z.number().int().min(0).max(65_535).default(1883),
+    maxPacketBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(2 * 1024 * 1024)
+      .describe('Largest MQTT packet accepted; larger ones close the connection (camera JPEGs need room)'),
+    maxTopicLevels: z.number().int().min(3).max(100).default(8),
+    drainTimeoutMs: z.number().int().min(100).default(5_000).describe('A subscriber that cannot take data for this long is disconnected'),
+    tls: TlsFiles.extend({ port: z.number().int().min(0).max(65_535).default(8883) }).optional(),
+    users: z
+      .array(
+        z
+          .object({
+            username: Id,
+            passwordHash: z.string().regex(/^scrypt\$/, 'must be a scrypt$… hash'),
+            role: z.enum(['guard']).default('guard'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('Guard-room MQTT clients that may subscribe to local/alerts/#'),
+  })
+  .strict();
+
+const HttpSchema = z
+  .object({
+    host: z.string().default('127.0.0.1').describe('Address of the console and API'),
+    port: z.number().int().min(0).max(65_535).default(8080),
+  })
+  .strict();
+
+const PlatformSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    url: z
+      .string()
+      .regex(/^(mqtts?|tcp|ssl|tls):\/\//, 'must be an mqtt://, mqtts://, tcp:// or ssl:// URL')
+      .describe('Grid platform broker'),
+    clientId: Id.optional().describe('Defaults to the gateway id'),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
+    tls: TlsFiles.optional(),
+    batchMaxItems: z.number().int().min(1).max(10_000).default(200),
+    batchMaxBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+    reconnectMinMs: z.number().int().min(10).default(1_000),
+    reconnectMaxMs: z.number().int().min(100).default(60_000),
+  })
+  .strict();
+
+const StorageSchema = z
+  .object({
+    dataDir: z.string().default('./data').describe('SQLite database, images and PKI; relative to the working directory'),
+  })
+  .strict();
+
+const SimulatorSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    eventsPerMinute: z.number().min(1).max(60_000).default(30),
+    scenario: z.enum(['normal-day', 'watchlisted-visitor', 'forced-door', 'smoke-alarm', 'mixed']).default('mixed'),
+  })
+  .strict();
+
+export const GatewayConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    site: SiteSchema,
+    broker: BrokerSchema.default(BrokerSchema.parse({})),
+    http: HttpSchema.default(HttpSchema.parse({})),
+    storage: StorageSchema.default(StorageSchema.parse({})),
+    platform: PlatformSchema.optional(),
+    serialBuses: z.array(SerialBusSchema).default([]),
+    opcuaServers: z.array(OpcuaServerSchema).default([]),
+    devices: z.array(DeviceSchema).default([]),
+    registry: RegistrySchema.default(RegistrySchema.parse({})),
+    watchlist: z.array(WatchEntrySchema).default([]),
+    rules: z.array(RuleSchema).optional().describe('Omit for the default rule set (docs/rules.md); [] for none'),
+    simulator: SimulatorSchema.default(SimulatorSchema.parse({})),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+        events: z.boolean().default(false).describe('Log every accepted event at info level (commissioning; off in production)'),
+      })
+      .strict()
+      .default({ level: 'info', events: false }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => checkReferences(cfg, ctx));
+
+export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+
+/** Cross-references the schema alone cannot express: ids must be unique and must resolve. */
+function checkReferences(cfg: z.infer<z.ZodObject<any>> & Record<string, any>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const unique = (items: { id: string }[], key: string) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      if (seen.has(item.id)) issue([key, i, 'id'], `duplicate id "${item.id}" (also at ${key}[${seen.get(item.id)}])`);
+      else seen.set(item.id, i);
+    });
+  };
+  const site = cfg.site;
+  const buildings = new Map<string, Set<string>>();
+  const houses = new Set<string>();
+  for (const b of site.buildings) {
+    const units = new Set<string>();
+    for (const u of b.units) {
+      units.add(u.id);
+      for (const h of u.houses) houses.add(h.id);
+    }
+    buildings.set(b.id, units);
+  }
+  const gates = new Set(site.gates.map((g: { id: string }) => g.id));
+  const zones = new Set(site.zones.map((z: { id: string }) => z.id));
+  const buses = new Set(cfg.serialBuses.map((b: { id: string }) => b.id));
+  const servers = new Set(cfg.opcuaServers.map((s: { id: string }) => s.id));
+
+  unique(cfg.devices, 'devices');
+  unique(cfg.rules ?? [], 'rules');
+  unique(cfg.watchlist, 'watchlist');
+  unique(cfg.serialBuses, 'serialBuses');
+  unique(cfg.opcuaServers, 'opcuaServers');
+  unique([...cfg.registry.residents, ...cfg.registry.visitors], 'registry.residents');
+
+  cfg.devices.forEach((d: any, i: number) => {
+    const loc = d.location ?? {};
+    if (loc.gate && !gates.has(loc.gate)) issue(['devices', i, 'location', 'gate'], `unknown gate "${loc.gate}"`);
+    if (loc.zone && !zones.has(loc.zone)) issue(['devices', i, 'location', 'zone'], `unknown zone "${loc.zone}"`);
+    if (loc.house && !houses.has(loc.house)) issue(['devices', i, 'location', 'house'], `unknown house "${loc.house}"`);
+    if (loc.building && !buildings.has(loc.building)) issue(['devices', i, 'location', 'building'], `unknown building "${loc.building}"`);
+    if (loc.unit && (!loc.building || !buildings.get(loc.building)?.has(loc.unit)))
+      issue(['devices', i, 'location', 'unit'], `unknown unit "${loc.unit}" in building "${loc.building ?? '(none)'}"`);
+    if (d.transport === 'mqtt' && !d.secretHash && !d.simulated)
+      issue(['devices', i, 'secretHash'], 'an MQTT device needs a secretHash (gridguard devices provision) or simulated: true');
+    if (d.transport === 'serial') {
+      if (!d.serial) issue(['devices', i, 'serial'], 'a serial device needs a serial section (bus, address, protocol)');
+      else if (!buses.has(d.serial.bus)) issue(['devices', i, 'serial', 'bus'], `unknown serial bus "${d.serial.bus}"`);
+    }
+    if (d.transport === 'opcua') {
+      if (!d.opcua) issue(['devices', i, 'opcua'], 'an OPC-UA device needs an opcua section (server, nodes)');
+      else if (!servers.has(d.opcua.server)) issue(['devices', i, 'opcua', 'server'], `unknown OPC-UA server "${d.opcua.server}"`);
+    }
+  });
+  cfg.registry.residents.forEach((r: any, i: number) =>
+    r.houses.forEach((h: string, j: number) => {
+      if (!houses.has(h)) issue(['registry', 'residents', i, 'houses', j], `unknown house "${h}"`);
+    }),
+  );
+}

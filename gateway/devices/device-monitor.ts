@@ -1,0 +1,137 @@
+import type { EventBus } from '../core/bus.ts';
+import type { Clock, TimerHandle } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { Service } from '../core/service.ts';
+import type { SiteModel } from '../site/site-model.ts';
+import type { Store } from '../store/store.ts';
+
+export interface DeviceState {
+  id: string;
+  online: boolean;
+  /** Never heard from since the gateway started. */
+  pending: boolean;
+  lastSeenMs: number | null;
+  statusChangedMs: number | null;
+  info: Record<string, unknown>;
+}
+
+/**
+ * Device availability from what devices do: heartbeats, frames, their connection and last will.
+ * A device is judged offline when it misses `offlineAfterMissed` heartbeats, counted from the
+ * later of its last sign of life and the gateway's start: after the gateway itself was down,
+ * devices get a full grace period to come back, so a restart raises no alert per device.
+ */
+export class DeviceMonitor implements Service {
+  readonly name = 'device-monitor';
+  private states = new Map<string, DeviceState>();
+  private startedMs = 0;
+  private timer: TimerHandle | null = null;
+  private suspended = false;
+
+  constructor(private readonly deps: { site: SiteModel; store: Store; bus: EventBus; clock: Clock; metrics: Metrics; log: Logger; checkEveryMs?: number }) {}
+
+  start(): void {
+    const { site, store, clock } = this.deps;
+    this.startedMs = clock.now();
+    this.suspended = false;
+    const saved = new Map(store.devices.all().map((r) => [r.id, r]));
+    for (const device of site.allDevices()) {
+      const row = saved.get(device.id);
+      // Online state from before the restart is not trusted: devices must show life again.
+      this.states.set(device.id, { id: device.id, online: false, pending: true, lastSeenMs: row?.lastSeenMs ?? null, statusChangedMs: row?.statusChangedMs ?? null, info: row?.info ?? {} });
+    }
+    this.updateGauge();
+    this.schedule();
+  }
+
+  stop(): void {
+    this.suspend();
+  }
+
+  /** Stops judging devices: when the gateway itself shuts down, its devices dropping off is no outage. */
+  suspend(): void {
+    this.suspended = true;
+    if (this.timer) this.deps.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** A sign of life. Resolves when the last-seen time is durable. */
+  async seen(deviceId: string, info?: Record<string, unknown>): Promise<void> {
+    const state = this.states.get(deviceId);
+    if (!state) return;
+    const now = this.deps.clock.now();
+    state.lastSeenMs = now;
+    if (info) state.info = { ...state.info, ...info };
+    if (!state.online) this.setStatus(state, true, state.pending ? 'connected' : 'back online', now);
+    state.pending = false;
+    await this.persist(state);
+  }
+
+  offline(deviceId: string, reason: string): void {
+    const state = this.states.get(deviceId);
+    if (!state || !state.online) return;
+    this.setStatus(state, false, reason, this.deps.clock.now());
+    void this.persist(state).catch(() => {});
+  }
+
+  all(): DeviceState[] {
+    return [...this.states.values()];
+  }
+
+  get(deviceId: string): DeviceState | undefined {
+    return this.states.get(deviceId);
+  }
+
+  onlineCount(): number {
+    let n = 0;
+    for (const s of this.states.values()) if (s.online) n++;
+    return n;
+  }
+
+  /** Runs the heartbeat check now (the timer calls it; tests may too). */
+  check(): void {
+    const { site, clock } = this.deps;
+    const now = clock.now();
+    for (const state of this.states.values()) {
+      const device = site.device(state.id);
+      if (!device) continue;
+      const allowedMs = device.heartbeatSeconds * device.offlineAfterMissed * 1000;
+      const since = Math.max(state.lastSeenMs ?? 0, this.startedMs);
+      if (now - since <= allowedMs) continue;
+      if (state.online) this.setStatus(state, false, `no heartbeat for ${Math.round((now - since) / 1000)} s`, now);
+      else if (state.pending) {
+        state.pending = false;
+        this.setStatus(state, false, 'not seen since the gateway started', now, true);
+      }
+    }
+  }
+
+  private setStatus(state: DeviceState, online: boolean, reason: string, now: number, force = false): void {
+    if (this.suspended || (state.online === online && !force)) return;
+    state.online = online;
+    state.statusChangedMs = now;
+    this.updateGauge();
+    this.deps.log.info({ deviceId: state.id, online, reason }, `device ${state.id} ${online ? 'online' : 'offline'}: ${reason}`);
+    this.deps.bus.emit('device.status', { deviceId: state.id, online, at: new Date(now).toISOString(), reason });
+    if (force) void this.persist(state).catch(() => {});
+  }
+
+  private persist(state: DeviceState): Promise<void> {
+    const { store } = this.deps;
+    const row = { id: state.id, online: state.online, lastSeenMs: state.lastSeenMs, statusChangedMs: state.statusChangedMs, info: state.info };
+    return store.writes.write(() => store.devices.save(row));
+  }
+
+  private updateGauge(): void {
+    this.deps.metrics.devicesOnline.set(this.onlineCount());
+  }
+
+  private schedule(): void {
+    const every = this.deps.checkEveryMs ?? 5_000;
+    this.timer = this.deps.clock.setTimeout(() => {
+      this.check();
+      this.schedule();
+    }, every);
+  }
+}

@@ -1,0 +1,78 @@
+import type { EventBus } from '../core/bus.ts';
+import type { Clock } from '../core/clock.ts';
+import { newId } from '../core/ids.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { DeviceEvent, DeviceEventInput } from '../core/model.ts';
+import type { Identifier } from '../identify/identifier.ts';
+import type { SiteModel } from '../site/site-model.ts';
+import type { Store } from '../store/store.ts';
+
+/** The pipeline's entry for every driver: what a driver hands to ingest() is kept or refused. */
+export interface EventSink {
+  /** Resolves once the event is committed to SQLite; only then may the device be acknowledged. */
+  ingest(input: DeviceEventInput): Promise<DeviceEvent>;
+}
+
+export class UnknownDeviceError extends Error {
+  constructor(readonly deviceId: string) {
+    super(`unknown device "${deviceId}"`);
+  }
+}
+
+/**
+ * driver → ingest: resolve place and codes (三码叠加), identify the subject, commit the event and
+ * its outbox row in one transaction, then publish 'event.stored' for the rules.
+ */
+export class Pipeline implements EventSink {
+  constructor(
+    private readonly deps: { site: SiteModel; identifier: Identifier; store: Store; bus: EventBus; clock: Clock; metrics: Metrics; log: Logger; logEvents?: boolean },
+  ) {}
+
+  async ingest(input: DeviceEventInput): Promise<DeviceEvent> {
+    const { site, identifier, store, bus, clock, metrics } = this.deps;
+    const device = site.device(input.deviceId);
+    if (!device) throw new UnknownDeviceError(input.deviceId);
+    const nowMs = clock.now();
+    const receivedAt = new Date(nowMs).toISOString();
+    const { place, codes } = site.placeOf(device.id, input.zone);
+    const subjects = input.subjects ?? {};
+    const event: DeviceEvent = {
+      id: newId(),
+      deviceTime: normalizeTime(input.ts) ?? receivedAt,
+      receivedAt,
+      deviceId: device.id,
+      deviceKind: device.kind,
+      type: input.type,
+      codes,
+      place,
+      subjects,
+      payload: input.payload ?? {},
+    };
+    const identity = identifier.identify(subjects, nowMs);
+    if (identity) event.identity = identity;
+
+    const started = process.hrtime.bigint();
+    await store.writes.write(() => {
+      store.events.insert(event);
+      store.outbox.enqueue('event', event.id, event, nowMs);
+    });
+    metrics.ingestLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.events.inc({ type: event.type });
+    if (this.deps.logEvents) {
+      const who = identity ? ` [${identity.kind}${identity.name ? ` ${identity.name}` : ''}]` : '';
+      this.deps.log.info({ eventId: event.id, deviceId: event.deviceId, type: event.type }, `event ${event.type} at ${place.label}${who}`);
+    }
+    bus.emit('outbox.enqueued', { count: 1 });
+    bus.emit('event.stored', event);
+    return event;
+  }
+}
+
+/** Accepts ISO 8601 or epoch milliseconds; anything else is ignored (receive time is used). */
+function normalizeTime(ts: string | number | undefined): string | undefined {
+  if (ts === undefined) return undefined;
+  const ms = typeof ts === 'number' ? ts : Date.parse(ts);
+  if (!Number.isFinite(ms)) return undefined;
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { hhmm } from '../../core/time.ts';
+import { defineRule } from '../rule-types.ts';
+
+/** 门被强行打开: the controller reports the door opened without a valid release. */
+export const doorForced = defineRule({
+  type: 'door-forced',
+  title: '门被强行打开',
+  params: z.object({}).strict(),
+  defaults: { severity: 'high', category: 'property', cooldownSeconds: 300 },
+  create(_rule, ctx) {
+    return {
+      onEvent(event) {
+        if (event.type !== 'door.forced') return;
+        ctx.raise({
+          message: `${event.place.label} 门被强行打开 (${hhmm(Date.parse(event.receivedAt))})`,
+          details: {},
+          mergeKey: event.deviceId,
+          evidence: [event.id],
+          deviceId: event.deviceId,
+          place: event.place,
+          codes: event.codes,
+          subject: null,
+        });
+      },
+    };
+  },
+});

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { hhmm } from '../../core/time.ts';
+import { defineRule } from '../rule-types.ts';
+
+const SUBJECT_NAMES = { card: '卡号', plate: '车牌', person: '人员', face: '人脸' } as const;
+
+/** 布控命中: a watchlisted subject seen inside the circle within the entry's validity. */
+export const watchlistHit = defineRule({
+  type: 'watchlist-hit',
+  title: '布控命中',
+  params: z.object({}).strict(),
+  defaults: { severity: 'high', category: 'police', cooldownSeconds: 600 },
+  create(rule, ctx) {
+    return {
+      onEvent(event) {
+        const identity = event.identity;
+        if (identity?.kind !== 'watchlisted' || !identity.watch) return;
+        const { watch } = identity;
+        const by = identity.matchedBy ?? 'person';
+        const who =
+          by === 'plate'
+            ? `布控车辆 ${event.subjects.plate}`
+            : identity.name
+              ? `重点人员 ${identity.name}`
+              : `重点人员(${SUBJECT_NAMES[by]} ${event.subjects.cardNo ?? event.subjects.faceId ?? event.subjects.personId ?? ''})`;
+        ctx.raise({
+          severity: watch.level,
+          message: `${who}(布控:${watch.reason}) 于 ${hhmm(Date.parse(event.receivedAt))} 出现在 ${event.place.label}`,
+          details: { watchEntry: watch.entryId, level: watch.level, reason: watch.reason, matchedBy: by },
+          mergeKey: `${watch.entryId}|${event.place.gate ?? event.deviceId}`,
+          evidence: [event.id],
+          deviceId: event.deviceId,
+          place: event.place,
+          codes: event.codes,
+          subject: { refs: event.subjects, identity },
+        });
+        void rule;
+      },
+    };
+  },
+});

@@ -1,0 +1,107 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { Alert, AlertStatus } from '../core/model.ts';
+
+export interface AlertLogEntry {
+  seq: number;
+  alertId: string;
+  change: string;
+  atMs: number;
+  alert: Alert;
+}
+
+export interface AlertQuery {
+  status?: AlertStatus[];
+  severity?: string[];
+  category?: string[];
+  limit?: number;
+  before?: string;
+}
+
+export class AlertsRepo {
+  private upsertStmt: Statement;
+  private getStmt: Statement;
+  private logStmt: Statement;
+  private openByMergeStmt: Statement;
+  private logSinceStmt: Statement;
+  private lastSeqStmt: Statement;
+
+  constructor(private readonly db: Database) {
+    this.upsertStmt = db.prepare(`
+      INSERT INTO alerts (id, rule_id, severity, category, status, raised_ms, updated_ms, merge_key, last_trigger_ms, body)
+      VALUES (@id, @ruleId, @severity, @category, @status, @raisedMs, @updatedMs, @mergeKey, @lastTriggerMs, @body)
+      ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, status = excluded.status, updated_ms = excluded.updated_ms,
+        last_trigger_ms = excluded.last_trigger_ms, body = excluded.body`);
+    this.getStmt = db.prepare('SELECT body FROM alerts WHERE id = ?');
+    this.logStmt = db.prepare('INSERT INTO alert_log (alert_id, change, at_ms, body) VALUES (?, ?, ?, ?)');
+    this.openByMergeStmt = db.prepare(
+      `SELECT body FROM alerts WHERE rule_id = ? AND merge_key = ? AND last_trigger_ms >= ?
+         AND status NOT IN ('resolved', 'false-alarm') ORDER BY last_trigger_ms DESC LIMIT 1`,
+    );
+    this.logSinceStmt = db.prepare('SELECT seq, alert_id, change, at_ms, body FROM alert_log WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.lastSeqStmt = db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM alert_log');
+  }
+
+  /** Saves the alert and appends to the change log; returns the log sequence number. */
+  save(alert: Alert, change: string): number {
+    const body = JSON.stringify(alert);
+    this.upsertStmt.run({
+      id: alert.id,
+      ruleId: alert.ruleId,
+      severity: alert.severity,
+      category: alert.category,
+      status: alert.status,
+      raisedMs: Date.parse(alert.raisedAt),
+      updatedMs: Date.parse(alert.updatedAt),
+      mergeKey: alert.mergeKey,
+      lastTriggerMs: Date.parse(alert.lastTriggeredAt),
+      body,
+    });
+    return Number(this.logStmt.run(alert.id, change, Date.parse(alert.updatedAt), body).lastInsertRowid);
+  }
+
+  get(id: string): Alert | undefined {
+    const row = this.getStmt.get(id) as { body: string } | undefined;
+    return row ? (JSON.parse(row.body) as Alert) : undefined;
+  }
+
+  /** The open alert a new trigger merges into, if one was triggered since `sinceMs`. */
+  openForMerge(ruleId: string, mergeKey: string, sinceMs: number): Alert | undefined {
+    const row = this.openByMergeStmt.get(ruleId, mergeKey, sinceMs) as { body: string } | undefined;
+    return row ? (JSON.parse(row.body) as Alert) : undefined;
+  }
+
+  list(q: AlertQuery = {}): Alert[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const inList = (column: string, values?: string[]) => {
+      if (!values?.length) return;
+      where.push(`${column} IN (${values.map(() => '?').join(',')})`);
+      args.push(...values);
+    };
+    inList('status', q.status);
+    inList('severity', q.severity);
+    inList('category', q.category);
+    if (q.before) (where.push('id < ?'), args.push(q.before));
+    args.push(Math.min(q.limit ?? 100, 1000));
+    const sql = `SELECT body FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args) as { body: string }[]).map((r) => JSON.parse(r.body) as Alert);
+  }
+
+  logSince(seq: number, limit = 500): AlertLogEntry[] {
+    return (this.logSinceStmt.all(seq, limit) as { seq: number; alert_id: string; change: string; at_ms: number; body: string }[]).map((r) => ({
+      seq: r.seq,
+      alertId: r.alert_id,
+      change: r.change,
+      atMs: r.at_ms,
+      alert: JSON.parse(r.body) as Alert,
+    }));
+  }
+
+  lastSeq(): number {
+    return (this.lastSeqStmt.get() as { seq: number }).seq;
+  }
+
+  countOpen(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM alerts WHERE status NOT IN ('resolved','false-alarm')").get() as { n: number }).n;
+  }
+}

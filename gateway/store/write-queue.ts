@@ -1,0 +1,86 @@
+import type { Database } from 'better-sqlite3';
+
+type Op = { run: (db: Database) => unknown; resolve: (value: any) => void; reject: (error: unknown) => void };
+
+export interface WriteQueueStats {
+  batches: number;
+  writes: number;
+  failed: number;
+  largestBatch: number;
+}
+
+/**
+ * Group commit: writes queued in the same turn of the event loop share one transaction and one
+ * fsync. Each write runs in its own savepoint, so one failing write is rejected alone while the
+ * rest of the batch commits. A promise resolves only after its transaction committed: callers
+ * acknowledge devices (PUBACK) then, and not before.
+ */
+export class WriteQueue {
+  private queue: Op[] = [];
+  private scheduled = false;
+  private closed = false;
+  readonly stats: WriteQueueStats = { batches: 0, writes: 0, failed: 0, largestBatch: 0 };
+
+  constructor(
+    private readonly db: Database,
+    private readonly maxBatch = 1000,
+  ) {}
+
+  write<T>(run: (db: Database) => T): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve, reject });
+      if (this.queue.length >= this.maxBatch) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Commits everything queued so far. Runs synchronously. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    const results: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const op of batch) {
+          try {
+            // A nested better-sqlite3 transaction is a savepoint.
+            results.push({ ok: true, value: this.db.transaction(op.run)(this.db) });
+          } catch (error) {
+            results.push({ ok: false, value: error });
+          }
+        }
+      })();
+    } catch (error) {
+      // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
+      this.stats.failed += batch.length;
+      for (const op of batch) op.reject(error);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.writes += batch.length;
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    batch.forEach((op, i) => {
+      const result = results[i]!;
+      if (result.ok) op.resolve(result.value);
+      else {
+        this.stats.failed++;
+        op.reject(result.value);
+      }
+    });
+  }
+
+  close(): void {
+    this.flush();
+    this.closed = true;
+  }
+}
