@@ -15,7 +15,7 @@ import { Metrics } from './core/metrics.ts';
 import { newDeviceSecret, verifySecret } from './core/secrets.ts';
 import type { Service } from './core/service.ts';
 import { DeviceMonitor } from './devices/device-monitor.ts';
-import { HttpServer } from './http/server.ts';
+import { HttpServer, type RouteModule } from './http/server.ts';
 import { alertRoutes } from './http/routes/alerts.ts';
 import { deviceRoutes } from './http/routes/devices.ts';
 import { statusRoutes } from './http/routes/status.ts';
@@ -128,9 +128,18 @@ export class Gateway {
     });
     mqttDriver = new MqttDriver(driverContext('mqtt'), broker);
     const drivers: DeviceDriver[] = [mqttDriver];
+    // Extension points: each feature adds its construction at its own marker.
+    // [ext:serial-driver]
+    // [ext:opcua-driver]
+    // [ext:camera-driver]
 
     const rules = new RuleEngine({ rules: config.rules, site, identifier, alerts, bus, clock, metrics, log: log.child({ component: 'rules' }) });
     const localChannel = new LocalMqttChannel({ bus, broker, metrics, log });
+    const extraServices: Service[] = [];
+    const extraRoutes: RouteModule[] = [];
+    // [ext:rules-services]
+    // [ext:cloud-sync-services]
+    // [ext:console-services]
     const uplink =
       config.platform && config.platform.enabled
         ? new Uplink({
@@ -155,12 +164,13 @@ export class Gateway {
         statusRoutes({ source: { status: () => this.status() }, metrics }),
         alertRoutes({ store, alerts, bus }),
         deviceRoutes({ site, monitor, drivers: () => drivers, store }),
+        ...extraRoutes,
       ],
     });
 
     this.s = { store, bus, site, identifier, pipeline, alerts, monitor, broker, mqttDriver, rules, http, uplink, drivers };
     // Order matters: consumers start before producers, so that nothing produced is missed.
-    const services: Service[] = [monitor, rules, localChannel, ...(uplink ? [uplink] : []), mqttDriver, broker, http];
+    const services: Service[] = [monitor, rules, localChannel, ...extraServices, ...(uplink ? [uplink] : []), ...drivers, broker, http];
     try {
       for (const service of services) {
         await service.start();

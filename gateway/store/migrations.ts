@@ -119,4 +119,9 @@ export const MIGRATIONS: Migration[] = [
       `);
     },
   },
+  // Each feature adds its migration at its own marker, in version order (gaps are fine):
+  // [migration:v2-console]
+  // [migration:v3-rules]
+  // [migration:v4-cloud-sync]
+  // [migration:v5-media]
 ];
