@@ -86,7 +86,7 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
     if (variable === 'GRIDGUARD_PLATFORM_URL') section.enabled = true;
   }
 
-  const result = GatewayConfigSchema.safeParse(raw);
+  const result = GatewayConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
     throw new ConfigError(
       file,

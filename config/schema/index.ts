@@ -108,65 +108,80 @@ export const GatewayConfigSchema = z
       .default({ level: 'info', events: false }),
   })
   .strict()
-  .superRefine((cfg, ctx) => checkReferences(cfg, ctx));
+  .superRefine((cfg, ctx) => checkReferences(cfg, ctx), { when: () => true });
 
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
-/** Cross-references the schema alone cannot express: ids must be unique and must resolve. */
-function checkReferences(cfg: z.infer<z.ZodObject<any>> & Record<string, any>, ctx: z.RefinementCtx): void {
-  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-  const unique = (items: { id: string }[], key: string) => {
-    const seen = new Map<string, number>();
+/**
+ * Cross-references the schema alone cannot express: ids must be unique and must resolve. Runs
+ * even when other parts of the file are invalid (the installer gets every error at once), so it
+ * reads the value defensively.
+ */
+function checkReferences(input: unknown, ctx: z.RefinementCtx): void {
+  const cfg = (isRecord(input) ? input : {}) as Record<string, any>;
+  const list = (v: unknown): any[] => (Array.isArray(v) ? v.filter(isRecord) : []);
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message, input: undefined });
+  const unique = (items: { id?: unknown }[], path: string[]) => {
+    const seen = new Map<unknown, number>();
     items.forEach((item, i) => {
-      if (seen.has(item.id)) issue([key, i, 'id'], `duplicate id "${item.id}" (also at ${key}[${seen.get(item.id)}])`);
+      if (typeof item.id !== 'string') return;
+      if (seen.has(item.id)) issue([...path, i, 'id'], `duplicate id "${item.id}" (also at ${path.join('.')}[${seen.get(item.id)}])`);
       else seen.set(item.id, i);
     });
   };
-  const site = cfg.site;
+  const site = isRecord(cfg.site) ? cfg.site : {};
   const buildings = new Map<string, Set<string>>();
   const houses = new Set<string>();
-  for (const b of site.buildings) {
+  for (const b of list(site.buildings)) {
     const units = new Set<string>();
-    for (const u of b.units) {
+    for (const u of list(b.units)) {
       units.add(u.id);
-      for (const h of u.houses) houses.add(h.id);
+      for (const h of list(u.houses)) houses.add(h.id);
     }
     buildings.set(b.id, units);
   }
-  const gates = new Set(site.gates.map((g: { id: string }) => g.id));
-  const zones = new Set(site.zones.map((z: { id: string }) => z.id));
-  const buses = new Set(cfg.serialBuses.map((b: { id: string }) => b.id));
-  const servers = new Set(cfg.opcuaServers.map((s: { id: string }) => s.id));
+  const ids = (v: unknown) => new Set(list(v).map((x) => x.id));
+  const gates = ids(site.gates);
+  const zones = ids(site.zones);
+  const buses = ids(cfg.serialBuses);
+  const servers = ids(cfg.opcuaServers);
+  const registry = isRecord(cfg.registry) ? cfg.registry : {};
 
-  unique(cfg.devices, 'devices');
-  unique(cfg.rules ?? [], 'rules');
-  unique(cfg.watchlist, 'watchlist');
-  unique(cfg.serialBuses, 'serialBuses');
-  unique(cfg.opcuaServers, 'opcuaServers');
-  unique([...cfg.registry.residents, ...cfg.registry.visitors], 'registry.residents');
+  unique(list(cfg.devices), ['devices']);
+  unique(list(cfg.rules), ['rules']);
+  unique(list(cfg.watchlist), ['watchlist']);
+  unique(list(cfg.serialBuses), ['serialBuses']);
+  unique(list(cfg.opcuaServers), ['opcuaServers']);
+  unique(list(registry.residents), ['registry', 'residents']);
+  unique(list(registry.visitors), ['registry', 'visitors']);
 
-  cfg.devices.forEach((d: any, i: number) => {
-    const loc = d.location ?? {};
-    if (loc.gate && !gates.has(loc.gate)) issue(['devices', i, 'location', 'gate'], `unknown gate "${loc.gate}"`);
-    if (loc.zone && !zones.has(loc.zone)) issue(['devices', i, 'location', 'zone'], `unknown zone "${loc.zone}"`);
-    if (loc.house && !houses.has(loc.house)) issue(['devices', i, 'location', 'house'], `unknown house "${loc.house}"`);
-    if (loc.building && !buildings.has(loc.building)) issue(['devices', i, 'location', 'building'], `unknown building "${loc.building}"`);
-    if (loc.unit && (!loc.building || !buildings.get(loc.building)?.has(loc.unit)))
+  (Array.isArray(cfg.devices) ? cfg.devices : []).forEach((d: any, i: number) => {
+    if (!isRecord(d)) return;
+    const loc = isRecord(d.location) ? d.location : {};
+    if (typeof loc.gate === 'string' && !gates.has(loc.gate)) issue(['devices', i, 'location', 'gate'], `unknown gate "${loc.gate}"`);
+    if (typeof loc.zone === 'string' && !zones.has(loc.zone)) issue(['devices', i, 'location', 'zone'], `unknown zone "${loc.zone}"`);
+    if (typeof loc.house === 'string' && !houses.has(loc.house)) issue(['devices', i, 'location', 'house'], `unknown house "${loc.house}"`);
+    if (typeof loc.building === 'string' && !buildings.has(loc.building)) issue(['devices', i, 'location', 'building'], `unknown building "${loc.building}"`);
+    if (typeof loc.unit === 'string' && !buildings.get(loc.building)?.has(loc.unit))
       issue(['devices', i, 'location', 'unit'], `unknown unit "${loc.unit}" in building "${loc.building ?? '(none)'}"`);
-    if (d.transport === 'mqtt' && !d.secretHash && !d.simulated)
+    if (d.transport === 'mqtt' && !d.secretHash && d.simulated !== true)
       issue(['devices', i, 'secretHash'], 'an MQTT device needs a secretHash (gridguard devices provision) or simulated: true');
     if (d.transport === 'serial') {
-      if (!d.serial) issue(['devices', i, 'serial'], 'a serial device needs a serial section (bus, address, protocol)');
-      else if (!buses.has(d.serial.bus)) issue(['devices', i, 'serial', 'bus'], `unknown serial bus "${d.serial.bus}"`);
+      if (!isRecord(d.serial)) issue(['devices', i, 'serial'], 'a serial device needs a serial section (bus, address, protocol)');
+      else if (typeof d.serial.bus === 'string' && !buses.has(d.serial.bus)) issue(['devices', i, 'serial', 'bus'], `unknown serial bus "${d.serial.bus}"`);
     }
     if (d.transport === 'opcua') {
-      if (!d.opcua) issue(['devices', i, 'opcua'], 'an OPC-UA device needs an opcua section (server, nodes)');
-      else if (!servers.has(d.opcua.server)) issue(['devices', i, 'opcua', 'server'], `unknown OPC-UA server "${d.opcua.server}"`);
+      if (!isRecord(d.opcua)) issue(['devices', i, 'opcua'], 'an OPC-UA device needs an opcua section (server, nodes)');
+      else if (typeof d.opcua.server === 'string' && !servers.has(d.opcua.server)) issue(['devices', i, 'opcua', 'server'], `unknown OPC-UA server "${d.opcua.server}"`);
     }
   });
-  cfg.registry.residents.forEach((r: any, i: number) =>
-    r.houses.forEach((h: string, j: number) => {
-      if (!houses.has(h)) issue(['registry', 'residents', i, 'houses', j], `unknown house "${h}"`);
-    }),
-  );
+  list(registry.residents).forEach((r: any, i: number) => {
+    (Array.isArray(r.houses) ? r.houses : []).forEach((h: unknown, j: number) => {
+      if (typeof h === 'string' && !houses.has(h)) issue(['registry', 'residents', i, 'houses', j], `unknown house "${h}"`);
+    });
+  });
+}
+
+function isRecord(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
