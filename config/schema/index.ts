@@ -41,8 +41,36 @@ const BrokerSchema = z
       )
       .default([])
       .describe('Guard-room MQTT clients that may subscribe to local/alerts/#'),
+    rateLimit: z
+      .object({
+        publishesPerSecond: z.number().min(1).max(100_000).default(50).describe('Sustained PUBLISH rate each client may send'),
+        burst: z.number().int().min(1).max(1_000_000).default(200).describe('PUBLISHes a quiet client may send at once before being slowed'),
+      })
+      .strict()
+      .default({ publishesPerSecond: 50, burst: 200 })
+      .describe('Per-client token bucket: a client over its rate is slowed (its packets are read, and acknowledged, only as tokens come back), never dropped; counted as rejected mqtt/rate-limited'),
+    testBench: z
+      .object({
+        allowAnonymous: z
+          .boolean()
+          .default(false)
+          .describe('Let clients without credentials connect (external conformance suites). Refused unless environment is test-bench'),
+      })
+      .strict()
+      .default({ allowAnonymous: false }),
   })
   .strict();
+
+/** A test-bench switch in a site not marked as a test bench is a configuration error, never a warning. */
+function refuseTestBenchOutsideBench(cfg: { environment?: string; broker?: { testBench?: { allowAnonymous?: boolean } } }, ctx: z.RefinementCtx): void {
+  // Runs even when other parts failed to parse (when: () => true), so every field may be missing.
+  if (cfg.broker?.testBench?.allowAnonymous === true && cfg.environment !== 'test-bench')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['broker', 'testBench', 'allowAnonymous'],
+      message: `anonymous MQTT access is only allowed on a test bench (environment: test-bench); this site is "${cfg.environment}"`,
+    });
+}
 
 const HttpSchema = z
   .object({
@@ -87,6 +115,7 @@ const SimulatorSchema = z
 export const GatewayConfigSchema = z
   .object({
     $schema: z.string().optional(),
+    environment: z.enum(['production', 'test-bench']).default('production').describe('test-bench unlocks broker.testBench; never set it on a real site'),
     site: SiteSchema,
     broker: BrokerSchema.default(BrokerSchema.parse({})),
     http: HttpSchema.default(HttpSchema.parse({})),
@@ -108,7 +137,8 @@ export const GatewayConfigSchema = z
       .default({ level: 'info', events: false }),
   })
   .strict()
-  .superRefine((cfg, ctx) => checkReferences(cfg, ctx), { when: () => true });
+  .superRefine((cfg, ctx) => checkReferences(cfg, ctx), { when: () => true })
+  .superRefine(refuseTestBenchOutsideBench, { when: () => true });
 
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 

@@ -4,18 +4,20 @@ import { readFileSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import type { GatewayConfig } from '../../config/schema/index.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Service } from '../core/service.ts';
-import { mayPublish, maySubscribe, type Principal } from './access.ts';
+import { mayForward, mayPublish, maySubscribe, type Principal } from './access.ts';
 import { MalformedLengthError, MqttFrameGuard, PacketTooLargeError } from './frame-guard.ts';
+import { PublishRateLimiter } from './rate-limit.ts';
 
 type BrokerConfig = GatewayConfig['broker'];
 
 /** Checks a login; returns who it is, or why it was refused. */
 export type Authenticator = (username: string, password: Buffer, clientId: string) => Promise<Principal | { refused: 'unknown-user' | 'wrong-secret' }>;
 
-/** Receives every device publish; the device's PUBACK waits for the returned promise. */
+/** Receives every device publish; the device's PUBACK (PUBREC for QoS 2) waits for the returned promise. */
 export type DevicePublishHandler = (deviceId: string, topic: string, payload: Buffer) => Promise<void>;
 
 export interface BrokerEvents {
@@ -24,6 +26,10 @@ export interface BrokerEvents {
 }
 
 const principals = new WeakMap<Client, Principal>();
+/** CONNECTs with an empty client id and clean session off, seen in preConnect, refused in authenticate. */
+const emptyIdPersistent = new WeakSet<Client>();
+/** Device publishes already handed to the pipeline before their PUBACK. */
+const handedOff = new WeakSet<object>();
 
 /**
  * The embedded MQTT 3.1.1 broker (aedes) that devices and the guard room connect to:
@@ -47,19 +53,65 @@ export class EmbeddedBroker implements Service {
       metrics: Metrics;
       log: Logger;
       resolvePath: (p: string) => string;
+      clock?: Clock;
     },
   ) {}
 
   async start(): Promise<void> {
     const { config, log, metrics } = this.deps;
+    const clock = this.deps.clock ?? systemClock;
     const reject = (reason: string) => metrics.rejected.inc({ source: 'mqtt', reason });
+    const allowAnonymous = config.testBench.allowAnonymous;
+    if (allowAnonymous) {
+      // The schema refuses this outside a site marked environment: test-bench; say so loudly anyway.
+      log.error(
+        { testBench: true },
+        '!!! TEST BENCH: ANONYMOUS MQTT ACCESS IS ON. Any client may connect without credentials (sandboxed away from devices/ and local/). NEVER RUN THIS CONFIG ON A REAL SITE !!!',
+      );
+    }
+    const limiter = new PublishRateLimiter(config.rateLimit, clock);
+    const throttling = new Set<string>();
+    /** Resolves when this client's publish may proceed; slows, never drops, a client over its rate. */
+    const admit = (client: Client): Promise<void> | null => {
+      const waitMs = limiter.reserve(client.id);
+      if (waitMs === 0) {
+        if (throttling.delete(client.id)) {
+          log.info({ clientId: client.id, throttled: limiter.takeThrottledCount(client.id) }, `mqtt: client "${client.id}" is back within its publish rate`);
+        }
+        return null;
+      }
+      reject('rate-limited');
+      if (!throttling.has(client.id)) {
+        throttling.add(client.id);
+        log.warn(
+          { clientId: client.id, remote: remoteOf(client), rate: config.rateLimit.publishesPerSecond, burst: config.rateLimit.burst },
+          `mqtt: client "${client.id}" exceeds ${config.rateLimit.publishesPerSecond} publishes/s: slowing it down (its packets wait, none are dropped)`,
+        );
+      }
+      return new Promise((resolve) => clock.setTimeout(resolve, waitMs));
+    };
     const aedes = await Aedes.createBroker({
       id: 'gridguard',
       maxTopicLevels: config.maxTopicLevels,
       drainTimeout: config.drainTimeoutMs,
       connectTimeout: 10_000,
+      preConnect: (client, packet, done) => {
+        // [MQTT-3.1.3-8] needs a CONNACK 0x02, which only authenticate can send: mark the client here.
+        if (packet.clientId === '' && !packet.clean) emptyIdPersistent.add(client);
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         const remote = remoteOf(client);
+        if (emptyIdPersistent.has(client)) {
+          reject('empty-client-id');
+          log.warn({ remote }, 'mqtt: connection refused: empty client id with clean session off (a session needs a name)');
+          return done(Object.assign(new Error('an empty client id needs clean session'), { returnCode: 2 as const }), false);
+        }
+        if (!username && !password && allowAnonymous) {
+          principals.set(client, { role: 'bench', id: client.id });
+          log.warn({ clientId: client.id, remote }, 'mqtt: TEST BENCH anonymous client connected');
+          return done(null, true);
+        }
         if (!username || !password) {
           reject('anonymous');
           log.warn({ clientId: client.id, remote }, 'mqtt: anonymous connection refused');
@@ -91,10 +143,35 @@ export class EmbeddedBroker implements Service {
         const who = principals.get(client);
         if (!who || !mayPublish(who, packet.topic)) {
           reject('acl-publish');
-          log.warn({ clientId: client.id, topic: packet.topic }, 'mqtt: publish refused by ACL');
+          log.warn({ clientId: client.id, topic: packet.topic }, 'mqtt: publish refused by ACL, closing the connection [MQTT-3.3.5-2]');
           return done(new Error(`not allowed to publish to ${packet.topic}`));
         }
-        done(null);
+        const proceed = () => {
+          // aedes sends a QoS 1 PUBACK before the published hook runs, so the pipeline must have the
+          // event before we let the packet on: a PUBACK then means "stored". QoS 2 is handed off in
+          // published, after aedes has discarded retransmitted duplicates and before the PUBREC.
+          if (who.role !== 'device' || packet.qos === 2) return done(null);
+          handedOff.add(packet);
+          this.deps.onDevicePublish(who.id, packet.topic, packet.payload as Buffer).then(
+            () => done(null),
+            (error: unknown) => {
+              // A store failure: no PUBACK; the connection closes and the device resends.
+              log.error({ err: error, deviceId: who.id }, 'mqtt: could not accept publish');
+              done(error as Error);
+            },
+          );
+        };
+        const wait = admit(client);
+        if (wait) wait.then(proceed);
+        else proceed();
+      },
+      authorizeForward: (client, packet) => {
+        if (!mayForward(principals.get(client), packet.topic)) return null;
+        // aedes resends a resumed session's queue with DUP 0; [MQTT-3.3.1-1] wants DUP 1 on a re-delivery,
+        // and DUP 1 only means "might be a re-delivery", so mark everything sent while the session resumes.
+        const resuming = (client as unknown as { connecting?: boolean }).connecting === true && !client.connected;
+        if (resuming && packet.qos > 0) packet.dup = true;
+        return packet;
       },
       authorizeSubscribe: (client, sub, done) => {
         const who = principals.get(client);
@@ -107,7 +184,7 @@ export class EmbeddedBroker implements Service {
       },
       published: (packet: AedesPublishPacket, client: Client | null, done) => {
         const who = client ? principals.get(client) : undefined;
-        if (!who || who.role !== 'device' || !packet.topic.startsWith('devices/')) return done();
+        if (!who || who.role !== 'device' || !packet.topic.startsWith('devices/') || handedOff.has(packet)) return done();
         this.deps.onDevicePublish(who.id, packet.topic, packet.payload as Buffer).then(
           () => done(),
           (error: unknown) => {
@@ -123,6 +200,8 @@ export class EmbeddedBroker implements Service {
       if (who?.role === 'device') this.deps.events?.onDeviceConnected?.(who.id);
     });
     aedes.on('clientDisconnect', (client) => {
+      limiter.release(client.id);
+      if (throttling.delete(client.id)) log.info({ clientId: client.id, throttled: limiter.takeThrottledCount(client.id) }, `mqtt: throttled client "${client.id}" disconnected`);
       const who = principals.get(client);
       // A reconnect with the same id takes the session over: the old connection's end is not an outage.
       const current = (aedes as unknown as { clients: Record<string, Client> }).clients[client.id];
