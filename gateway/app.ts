@@ -138,6 +138,9 @@ export class Gateway {
     const extraServices: Service[] = [];
     const extraRoutes: RouteModule[] = [];
     // [ext:rules-services]
+    const { CloudSync } = await import('../cloud-sync/cloud-sync.ts');
+    // The uplink is built below; CloudSync reaches it only once services start.
+    extraServices.push(new CloudSync({ config, store, bus, clock, metrics, log: log.child({ component: 'cloud-sync' }), identifier, alerts, rules, resolvePath: this.loaded.resolvePath, uplink: () => uplink }));
     // [ext:cloud-sync-services]
     // [ext:console-services]
     const uplink =

@@ -95,8 +95,54 @@ const PlatformSchema = z
     batchMaxBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
     reconnectMinMs: z.number().int().min(10).default(1_000),
     reconnectMaxMs: z.number().int().min(100).default(60_000),
+    window: z.number().int().min(1).max(64).default(8).describe('Envelopes in flight (unacknowledged) per lane; alerts have their own lane'),
+    drainMaxItemsPerSecond: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Upper bound on events and telemetry sent per second after an outage (0: no bound); alerts are never held back'),
+    sessionExpirySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(7 * 24 * 3600)
+      .describe('MQTT 5 session expiry: how long the platform broker keeps commands for an offline gateway'),
+    statusIntervalSeconds: z.number().int().min(1).default(60).describe('How often the retained status message is refreshed'),
+    heartbeatSeconds: z.number().int().min(0).default(60).describe('Telemetry heartbeat into the outbox (0: none)'),
+    commandPublicKey: FilePath.optional().describe('Ed25519 public key (PEM) of the platform; downlink commands are refused without it'),
+    commandMaxAgeSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .default(7 * 24 * 3600)
+      .describe('Commands issued longer ago than this are refused (replay bound; match the session expiry)'),
+    outbox: z
+      .object({
+        quotaBytes: z
+          .number()
+          .int()
+          .min(16 * 1024)
+          .default(512 * 1024 * 1024)
+          .describe('Bytes of queued items kept while the platform is unreachable; beyond it the lowest class is evicted oldest first'),
+        evictAlerts: z.boolean().default(false).describe('Allow evicting alerts and alert updates when nothing else is left (off: they are never evicted)'),
+        ttlSeconds: z
+          .object({
+            alert: z.number().int().min(1).nullable().default(null),
+            'alert-update': z.number().int().min(1).nullable().default(null),
+            event: z.number().int().min(1).nullable().default(null),
+            telemetry: z.number().int().min(1).nullable().default(24 * 3600),
+          })
+          .strict()
+          .default({ alert: null, 'alert-update': null, event: null, telemetry: 24 * 3600 })
+          .describe('Time to live per class in seconds; null keeps items until sent'),
+      })
+      .strict()
+      .default({ quotaBytes: 512 * 1024 * 1024, evictAlerts: false, ttlSeconds: { alert: null, 'alert-update': null, event: null, telemetry: 24 * 3600 } }),
   })
   .strict();
+
+export type PlatformConfig = z.infer<typeof PlatformSchema>;
 
 const StorageSchema = z
   .object({

@@ -122,6 +122,54 @@ export const MIGRATIONS: Migration[] = [
   // Each feature adds its migration at its own marker, in version order (gaps are fine):
   // [migration:v2-console]
   // [migration:v3-rules]
+  {
+    version: 4,
+    name: 'cloud-sync',
+    up(db) {
+      db.exec(`
+        -- Running totals per outbox class, kept by triggers in the same transaction as the rows, so
+        -- the byte quota is checked on every enqueue without summing the table.
+        CREATE TABLE outbox_totals (
+          class INTEGER PRIMARY KEY,
+          count INTEGER NOT NULL DEFAULT 0,
+          bytes INTEGER NOT NULL DEFAULT 0,
+          evicted INTEGER NOT NULL DEFAULT 0,
+          expired INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO outbox_totals (class) VALUES (0), (1), (2), (3);
+        UPDATE outbox_totals SET
+          count = (SELECT COUNT(*) FROM outbox WHERE outbox.class = outbox_totals.class),
+          bytes = (SELECT COALESCE(SUM(bytes), 0) FROM outbox WHERE outbox.class = outbox_totals.class);
+        CREATE TRIGGER outbox_totals_insert AFTER INSERT ON outbox BEGIN
+          UPDATE outbox_totals SET count = count + 1, bytes = bytes + NEW.bytes WHERE class = NEW.class;
+        END;
+        CREATE TRIGGER outbox_totals_delete AFTER DELETE ON outbox BEGIN
+          UPDATE outbox_totals SET count = count - 1, bytes = bytes - OLD.bytes WHERE class = OLD.class;
+        END;
+        CREATE INDEX outbox_expiry ON outbox(expires_ms) WHERE expires_ms IS NOT NULL;
+
+        -- Downlink commands already handled, with the result sent back: a command redelivered
+        -- (persistent session, crash before PUBACK) is answered again, never applied twice.
+        CREATE TABLE platform_commands (
+          id TEXT PRIMARY KEY,
+          type TEXT NOT NULL,
+          issued_at TEXT,
+          received_ms INTEGER NOT NULL,
+          status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+          result TEXT NOT NULL
+        );
+        CREATE INDEX platform_commands_received ON platform_commands(received_ms);
+
+        -- Rule parameters sent by the platform; the rule engine reads its rules at start-up.
+        CREATE TABLE platform_rule_params (
+          rule_id TEXT PRIMARY KEY,
+          body TEXT NOT NULL,
+          command_id TEXT NOT NULL,
+          updated_ms INTEGER NOT NULL
+        );
+      `);
+    },
+  },
   // [migration:v4-cloud-sync]
   // [migration:v5-media]
 ];

@@ -3,6 +3,7 @@ import type { Database, Statement } from 'better-sqlite3';
 /** Priority classes: lower goes first. Order is kept within a class (by seq). */
 export const OUTBOX_CLASSES = { alert: 0, 'alert-update': 1, event: 2, telemetry: 3 } as const;
 export type OutboxKind = keyof typeof OUTBOX_CLASSES;
+export const OUTBOX_KINDS = Object.keys(OUTBOX_CLASSES) as OutboxKind[];
 
 export interface OutboxRow {
   seq: number;
@@ -22,12 +23,42 @@ export interface OutboxDepth {
   oldestMs: number | null;
 }
 
+export interface OutboxClassTotals {
+  kind: OutboxKind;
+  count: number;
+  bytes: number;
+  /** Rows dropped to keep the outbox under its byte quota, since the database was created. */
+  evicted: number;
+  /** Rows dropped because their time to live passed. */
+  expired: number;
+  oldestMs: number | null;
+}
+
+/**
+ * How the outbox bounds itself. Without a policy it grows without limit and nothing expires
+ * (the foundation's behaviour); the cloud-sync service sets one from `platform.outbox`.
+ */
+export interface OutboxPolicy {
+  /** Total bytes of row bodies allowed; null for no quota. */
+  quotaBytes: number | null;
+  /** Whether alerts and alert updates may be evicted once nothing else is left to evict. */
+  evictAlerts: boolean;
+  /** Time to live per kind in ms; null or absent: kept until sent. */
+  ttlMs: Partial<Record<OutboxKind, number | null>>;
+}
+
+const KIND_OF_CLASS = OUTBOX_KINDS;
+const EVICT_BATCH = 256;
+
 export class OutboxRepo {
   private insert: Statement;
   private nextClass: Statement;
   private batchStmt: Statement;
   private deleteStmt: Statement;
   private depthStmt: Statement;
+  private policy: OutboxPolicy = { quotaBytes: null, evictAlerts: false, ttlMs: {} };
+  // The v4 tables may be absent when a test opens the store with its own migrations: prepare late.
+  private lazy: Record<string, Statement> = {};
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(
@@ -41,10 +72,107 @@ export class OutboxRepo {
     );
   }
 
-  /** Call inside a WriteQueue write, in the same transaction as the item itself. */
+  private stmt(sql: string): Statement {
+    return (this.lazy[sql] ??= this.db.prepare(sql));
+  }
+
+  configure(policy: OutboxPolicy): void {
+    this.policy = policy;
+  }
+
+  get currentPolicy(): Readonly<OutboxPolicy> {
+    return this.policy;
+  }
+
+  /**
+   * Call inside a WriteQueue write, in the same transaction as the item itself. When the quota is
+   * exceeded, rows are evicted in that same transaction, so the bound holds at every commit.
+   */
   enqueue(kind: OutboxKind, itemId: string, body: unknown, nowMs: number, ttlMs: number | null = null): void {
     const json = JSON.stringify(body);
     this.insert.run(OUTBOX_CLASSES[kind], kind, itemId, nowMs, ttlMs === null ? null : nowMs + ttlMs, Buffer.byteLength(json), json);
+    if (this.policy.quotaBytes !== null) this.enforceQuota();
+  }
+
+  /**
+   * Evicts the lowest class, oldest first, until the outbox fits its quota. Alerts and alert
+   * updates are evicted only when the operator allowed it; otherwise the outbox may stay over
+   * quota (reported in status) rather than lose an alert.
+   */
+  enforceQuota(): number[] {
+    const evictedPerClass = [0, 0, 0, 0];
+    const quota = this.policy.quotaBytes;
+    if (quota === null) return evictedPerClass;
+    let total = this.totalBytes();
+    if (total <= quota) return evictedPerClass;
+    const lowestAllowed = this.policy.evictAlerts ? OUTBOX_CLASSES.alert : OUTBOX_CLASSES.event;
+    for (let cls = OUTBOX_CLASSES.telemetry; cls >= lowestAllowed && total > quota; cls--) {
+      while (total > quota) {
+        const rows = this.stmt('SELECT seq, bytes FROM outbox WHERE class = ? ORDER BY seq LIMIT ?').all(cls, EVICT_BATCH) as { seq: number; bytes: number }[];
+        if (rows.length === 0) break;
+        let lastSeq = 0;
+        let n = 0;
+        for (const row of rows) {
+          total -= row.bytes;
+          lastSeq = row.seq;
+          n++;
+          if (total <= quota) break;
+        }
+        this.stmt('DELETE FROM outbox WHERE class = ? AND seq <= ?').run(cls, lastSeq);
+        this.stmt('UPDATE outbox_totals SET evicted = evicted + ? WHERE class = ?').run(n, cls);
+        evictedPerClass[cls]! += n;
+      }
+    }
+    return evictedPerClass;
+  }
+
+  /** Drops rows past their time to live (per-kind policy or the row's own expiry). Call inside a write. */
+  expire(nowMs: number): number[] {
+    const expiredPerClass = [0, 0, 0, 0];
+    const count = (cls: number, n: number) => {
+      if (n === 0) return;
+      expiredPerClass[cls]! += n;
+      this.stmt('UPDATE outbox_totals SET expired = expired + ? WHERE class = ?').run(n, cls);
+    };
+    for (const kind of OUTBOX_KINDS) {
+      const ttl = this.policy.ttlMs[kind];
+      if (ttl === null || ttl === undefined) continue;
+      const cls = OUTBOX_CLASSES[kind];
+      count(cls, this.stmt('DELETE FROM outbox WHERE class = ? AND created_ms <= ?').run(cls, nowMs - ttl).changes);
+    }
+    const own = this.stmt('SELECT class, COUNT(*) AS n FROM outbox WHERE expires_ms IS NOT NULL AND expires_ms <= ? GROUP BY class').all(nowMs) as {
+      class: number;
+      n: number;
+    }[];
+    if (own.length > 0) {
+      this.stmt('DELETE FROM outbox WHERE expires_ms IS NOT NULL AND expires_ms <= ?').run(nowMs);
+      for (const row of own) count(row.class, row.n);
+    }
+    return expiredPerClass;
+  }
+
+  totalBytes(): number {
+    return (this.stmt('SELECT COALESCE(SUM(bytes), 0) AS b FROM outbox_totals').get() as { b: number }).b;
+  }
+
+  /** Per-class counts, bytes, evictions, expiries and oldest row, cheaply (no table scan). */
+  totals(): OutboxClassTotals[] {
+    const rows = this.stmt('SELECT class, count, bytes, evicted, expired FROM outbox_totals ORDER BY class').all() as {
+      class: number;
+      count: number;
+      bytes: number;
+      evicted: number;
+      expired: number;
+    }[];
+    const oldest = this.stmt('SELECT created_ms FROM outbox WHERE class = ? ORDER BY seq LIMIT 1');
+    return rows.map((r) => ({
+      kind: KIND_OF_CLASS[r.class]!,
+      count: r.count,
+      bytes: r.bytes,
+      evicted: r.evicted,
+      expired: r.expired,
+      oldestMs: r.count > 0 ? ((oldest.get(r.class) as { created_ms: number } | undefined)?.created_ms ?? null) : null,
+    }));
   }
 
   /** The highest-priority class that has rows, or null when the outbox is empty. */
@@ -79,5 +207,15 @@ export class OutboxRepo {
 
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+  }
+
+  /** Item ids per kind, in send order: for tests and support tooling. */
+  itemIds(kind?: OutboxKind): string[] {
+    const rows = (
+      kind
+        ? this.stmt('SELECT item_id FROM outbox WHERE class = ? ORDER BY seq').all(OUTBOX_CLASSES[kind])
+        : this.stmt('SELECT item_id FROM outbox ORDER BY class, seq').all()
+    ) as { item_id: string }[];
+    return rows.map((r) => r.item_id);
   }
 }
