@@ -23,6 +23,7 @@ import { Identifier } from './identify/identifier.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
 import { RuleEngine } from './rules/engine.ts';
 import { DeviceSimulator } from './simulator/simulator.ts';
+import { consoleModule } from './console/console-module.ts';
 import { SiteModel } from './site/site-model.ts';
 import { Store } from './store/store.ts';
 import { VERSION } from './version.ts';
@@ -142,6 +143,9 @@ export class Gateway {
     // The uplink is built below; CloudSync reaches it only once services start.
     extraServices.push(new CloudSync({ config, store, bus, clock, metrics, log: log.child({ component: 'cloud-sync' }), identifier, alerts, rules, resolvePath: this.loaded.resolvePath, uplink: () => uplink }));
     // [ext:cloud-sync-services]
+    const consoleParts = consoleModule({ config, dataDir, store, site, clock, metrics, log });
+    extraServices.push(...consoleParts.services);
+    extraRoutes.push(...consoleParts.routes);
     // [ext:console-services]
     const uplink =
       config.platform && config.platform.enabled

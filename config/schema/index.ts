@@ -6,6 +6,7 @@ import { RegistrySchema, WatchEntrySchema } from './registry.ts';
 import { RuleSchema } from './rules.ts';
 import { SerialBusSchema } from './serial.ts';
 import { SiteSchema } from './site.ts';
+import { ConsoleSchema } from './console.ts';
 
 const TlsFiles = z
   .object({
@@ -174,6 +175,7 @@ export const GatewayConfigSchema = z
     watchlist: z.array(WatchEntrySchema).default([]),
     rules: z.array(RuleSchema).optional().describe('Omit for the default rule set (docs/rules.md); [] for none'),
     simulator: SimulatorSchema.default(SimulatorSchema.parse({})),
+    console: ConsoleSchema.default(ConsoleSchema.parse({})),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -120,6 +120,52 @@ export const MIGRATIONS: Migration[] = [
     },
   },
   // Each feature adds its migration at its own marker, in version order (gaps are fine):
+  {
+    version: 2,
+    name: 'console: users, sessions, audit log',
+    up(db) {
+      db.exec(`
+        CREATE TABLE users (
+          id TEXT PRIMARY KEY,
+          username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+          display_name TEXT NOT NULL,
+          role TEXT NOT NULL CHECK (role IN ('guard', 'installer', 'admin')),
+          password_hash TEXT NOT NULL,
+          disabled INTEGER NOT NULL DEFAULT 0,
+          created_ms INTEGER NOT NULL,
+          updated_ms INTEGER NOT NULL
+        );
+        -- Only a hash of the session token is kept: a copied database opens no session.
+        CREATE TABLE sessions (
+          token_hash TEXT PRIMARY KEY,
+          user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          created_ms INTEGER NOT NULL,
+          last_seen_ms INTEGER NOT NULL,
+          expires_ms INTEGER NOT NULL,
+          ip TEXT
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE INDEX sessions_expires ON sessions(expires_ms);
+        -- Who saw or exported personal data, when and why. Append-only, hash-chained.
+        CREATE TABLE audit_log (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          at_ms INTEGER NOT NULL,
+          actor TEXT NOT NULL,
+          role TEXT,
+          action TEXT NOT NULL,
+          target TEXT NOT NULL,
+          reason TEXT,
+          ip TEXT,
+          details TEXT NOT NULL DEFAULT '{}',
+          prev_hash TEXT NOT NULL,
+          hash TEXT NOT NULL
+        );
+        CREATE INDEX audit_log_at ON audit_log(at_ms);
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+      `);
+    },
+  },
   // [migration:v2-console]
   // [migration:v3-rules]
   {

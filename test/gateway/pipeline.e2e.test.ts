@@ -2,6 +2,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mosquitto } from '../helpers/mosquitto.ts';
 import { connectDevice, publishEvent, startGateway, testSite, TEST_SECRETS, type TestGateway } from '../helpers/gateway.ts';
+import { loginAs } from '../helpers/login.ts';
 import { waitFor } from '../helpers/net.ts';
 import { SseClient } from '../helpers/sse.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -33,7 +34,8 @@ describe.skipIf(!haveMosquitto)('end to end: device → store → rules → loca
     const local: any[] = [];
     guard.on('message', (_t, p) => local.push(JSON.parse(p.toString())));
     await guard.subscribeAsync('local/alerts/#', { qos: 1 });
-    const sse = new SseClient(`${gw.httpUrl}/api/alerts/stream`);
+    const guardUser = await loginAs(gw, 'guard');
+    const sse = new SseClient(`${gw.httpUrl}/api/alerts/stream`, guardUser.headers);
     await sse.open();
 
     const device = await connectDevice(gw.mqttUrl, 'ac-1');

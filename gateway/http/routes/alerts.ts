@@ -23,7 +23,8 @@ const ListQuery = z.object({
 const TransitionBody = z
   .object({
     to: z.enum(ALERT_STATUSES),
-    by: z.string().min(1).max(64),
+    /** Optional and checked: the actor is always the logged-in user. */
+    by: z.string().min(1).max(64).optional(),
     note: z.string().max(2000).optional(),
   })
   .strict();
@@ -31,13 +32,13 @@ const TransitionBody = z
 /** Alerts: list, detail, live stream (SSE with Last-Event-ID resume) and status transitions. */
 export function alertRoutes(deps: { store: Store; alerts: AlertService; bus: EventBus; heartbeatMs?: number }) {
   return (app: FastifyInstance) => {
-    app.get('/api/alerts', async (request, reply) => {
+    app.get('/api/alerts', { config: { access: 'alerts' } }, async (request, reply) => {
       const q = ListQuery.safeParse(request.query);
       if (!q.success) return reply.status(400).send({ error: `bad query: ${q.error.issues[0]!.path.join('.')}: ${q.error.issues[0]!.message}` });
       return { alerts: deps.store.alerts.list(q.data) };
     });
 
-    app.get('/api/alerts/stream', (request, reply) => {
+    app.get('/api/alerts/stream', { config: { access: 'alerts' } }, (request, reply) => {
       const header = request.headers['last-event-id'];
       const fromQuery = (request.query as { lastEventId?: string }).lastEventId;
       const parsed = Number(Array.isArray(header) ? header[0] : (header ?? fromQuery));
@@ -82,18 +83,26 @@ export function alertRoutes(deps: { store: Store; alerts: AlertService; bus: Eve
       flush();
     });
 
-    app.get('/api/alerts/:id', async (request, reply) => {
+    app.get('/api/alerts/:id', { config: { access: 'alerts' } }, async (request, reply) => {
       const alert = deps.alerts.get((request.params as { id: string }).id);
       if (!alert) return reply.status(404).send({ error: 'no such alert' });
+      const identity = alert.subject?.identity;
+      // Naming a person is personal data: on record before it is shown.
+      if (identity && (identity.personId || identity.name) && request.principal) {
+        await app.audit?.record({ actor: request.principal.username, role: request.principal.role, action: 'view.alert-subject', target: identity.personId ?? alert.id, reason: `alert ${alert.id}`, ip: request.ip });
+      }
       const evidence = alert.evidence.map((id) => deps.store.events.get(id)).filter(Boolean);
       return { alert, evidence };
     });
 
-    app.post('/api/alerts/:id/transition', async (request, reply) => {
+    app.post('/api/alerts/:id/transition', { config: { access: 'alerts' } }, async (request, reply) => {
       const body = TransitionBody.safeParse(request.body);
       if (!body.success) return reply.status(400).send({ error: `bad request: ${body.error.issues[0]!.path.join('.')}: ${body.error.issues[0]!.message}` });
+      const by = request.principal?.username;
+      if (!by) return reply.status(401).send({ error: 'login required' });
+      if (body.data.by !== undefined && body.data.by !== by) return reply.status(400).send({ error: `bad request: by must be the logged-in user (${by})` });
       try {
-        const alert = await deps.alerts.transition((request.params as { id: string }).id, body.data.to, { by: body.data.by, note: body.data.note ?? null, source: 'local' });
+        const alert = await deps.alerts.transition((request.params as { id: string }).id, body.data.to, { by, note: body.data.note ?? null, source: 'local' });
         return { alert };
       } catch (error) {
         if (error instanceof AlertError) return reply.status(error.code === 'not-found' ? 404 : 409).send({ error: error.message, code: error.code });

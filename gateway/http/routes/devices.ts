@@ -21,7 +21,7 @@ const EventsQuery = z.object({
 /** Devices with live state, commands to a device, and event search. */
 export function deviceRoutes(deps: { site: SiteModel; monitor: DeviceMonitor; drivers: () => DeviceDriver[]; store: Store }) {
   return (app: FastifyInstance) => {
-    app.get('/api/devices', async () => {
+    app.get('/api/devices', { config: { access: 'devices' } }, async () => {
       const health = Object.assign({}, ...deps.drivers().map((d) => d.health()));
       return {
         devices: deps.site.allDevices().map((d) => {
@@ -41,7 +41,7 @@ export function deviceRoutes(deps: { site: SiteModel; monitor: DeviceMonitor; dr
       };
     });
 
-    app.post('/api/devices/:id/commands', async (request, reply) => {
+    app.post('/api/devices/:id/commands', { config: { access: 'commands' } }, async (request, reply) => {
       const id = (request.params as { id: string }).id;
       const body = CommandBody.safeParse(request.body);
       if (!body.success) return reply.status(400).send({ error: `bad request: ${body.error.issues[0]!.message}` });
@@ -51,9 +51,13 @@ export function deviceRoutes(deps: { site: SiteModel; monitor: DeviceMonitor; dr
       return reply.status(result.ok ? 200 : 502).send(result);
     });
 
-    app.get('/api/events', async (request, reply) => {
+    app.get('/api/events', { config: { access: 'events' } }, async (request, reply) => {
       const q = EventsQuery.safeParse(request.query);
       if (!q.success) return reply.status(400).send({ error: `bad query: ${q.error.issues[0]!.message}` });
+      // Following one subject through the events is looking at a person: on record.
+      if (q.data.subject && request.principal) {
+        await app.audit?.record({ actor: request.principal.username, role: request.principal.role, action: 'view.events', target: q.data.subject, reason: null, ip: request.ip, details: { from: q.data.from, to: q.data.to } });
+      }
       const toMs = (s?: string) => (s ? Date.parse(s) : undefined);
       const events = deps.store.events.query({
         ...(q.data.from ? { fromMs: toMs(q.data.from)! } : {}),

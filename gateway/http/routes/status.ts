@@ -8,9 +8,9 @@ export interface StatusSource {
 /** Liveness, a status summary for installers and the console, and Prometheus metrics. */
 export function statusRoutes(deps: { source: StatusSource; metrics: Metrics }) {
   return (app: FastifyInstance) => {
-    app.get('/healthz', async () => ({ ok: true }));
-    app.get('/api/status', async () => deps.source.status());
-    app.get('/metrics', async (_request, reply) => {
+    app.get('/healthz', { config: { access: 'public' } }, async () => ({ ok: true }));
+    app.get('/api/status', { config: { access: 'status' } }, async () => deps.source.status());
+    app.get('/metrics', { config: { access: 'metrics' } }, async (_request, reply) => {
       reply.header('content-type', deps.metrics.registry.contentType);
       return deps.metrics.registry.metrics();
     });
