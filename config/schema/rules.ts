@@ -41,10 +41,17 @@ export const RuleSchema = z
     severity: z.enum(SEVERITIES).optional().describe('Default depends on the rule type'),
     category: z.enum(CATEGORIES).optional(),
     cooldownSeconds: z.number().int().min(0).optional().describe('Triggers with the same merge key within this time merge into one alert; default depends on the rule type'),
+    mergeBy: z
+      .enum(['default', 'device', 'place', 'subject', 'rule'])
+      .default('default')
+      .describe('What makes triggers "the same" alert within the cooldown: the rule type\'s own key (default), the device, the place, the subject, or one alert per rule'),
     scope: ScopeSchema.optional(),
     schedule: ScheduleSchema.optional(),
     escalation: z
-      .object({ afterMinutes: z.number().positive(), severity: z.enum(SEVERITIES) })
+      .object({
+        afterMinutes: z.number().positive().max(10_080).describe('An alert still not acknowledged after this long is escalated'),
+        severity: z.enum(SEVERITIES).describe('Severity after escalation; must be higher than the rule\'s'),
+      })
       .strict()
       .optional(),
     params: z.record(z.string(), z.unknown()).default({}),

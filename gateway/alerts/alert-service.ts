@@ -139,6 +139,33 @@ export class AlertService {
     return updated;
   }
 
+  /**
+   * Raises an alert again at a higher severity because nobody acknowledged it in time. The change
+   * is committed and announced as an alert update with change 'escalated', which the uplink sends
+   * to the platform. An alert escalates at most once; a closed or acknowledged one never does.
+   */
+  async escalate(id: string, severity: Severity, reason: { afterMinutes: number }): Promise<Alert | undefined> {
+    const { store, bus, clock, metrics } = this.deps;
+    const current = this.findCached(id) ?? store.alerts.get(id);
+    if (!current || current.status !== 'new' || current.details.escalation) return undefined;
+    const nowMs = clock.now();
+    const at = new Date(nowMs).toISOString();
+    const escalated: Alert = {
+      ...current,
+      severity,
+      updatedAt: at,
+      message: current.message.startsWith('[升级] ') ? current.message : `[升级] ${current.message} (${reason.afterMinutes} 分钟未确认)`,
+      details: { ...current.details, escalation: { from: current.severity, to: severity, afterMinutes: reason.afterMinutes, at } },
+    };
+    const key = `${escalated.ruleId}\u0000${escalated.mergeKey}`;
+    if (this.open.get(key)?.id === id) this.open.set(key, escalated);
+    metrics.alerts.inc({ rule: escalated.ruleId, severity });
+    await this.persist(escalated, 'escalated', null, nowMs);
+    this.deps.log.warn({ alertId: id, rule: escalated.ruleId, from: current.severity, to: severity }, `ALERT ESCALATED [${severity}] ${escalated.message}`);
+    bus.emit('alert.updated', { alert: escalated, transition: null, change: 'escalated' });
+    return escalated;
+  }
+
   get(id: string): Alert | undefined {
     return this.findCached(id) ?? this.deps.store.alerts.get(id);
   }

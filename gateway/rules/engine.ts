@@ -3,16 +3,21 @@ import { RuleSchema, type RuleConfig } from '../../config/schema/rules.ts';
 import { formatPath } from '../../config/load.ts';
 import type { AlertService } from '../alerts/alert-service.ts';
 import type { EventBus } from '../core/bus.ts';
-import type { Clock } from '../core/clock.ts';
+import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
-import type { DeviceEvent } from '../core/model.ts';
+import { SEVERITIES, type DeviceEvent, type Severity } from '../core/model.ts';
 import type { Service } from '../core/service.ts';
-import { localParts } from '../core/time.ts';
 import type { Identifier } from '../identify/identifier.ts';
 import type { SiteModel } from '../site/site-model.ts';
+import type { Store } from '../store/store.ts';
 import { DEFAULT_RULES, RULE_CATALOGUE } from './catalogue/index.ts';
-import type { ResolvedRule, RuleContext, RuleInstance, RuleType } from './rule-types.ts';
+import { DurableTimers, RuleState } from './rule-state.ts';
+import type { Downtime, MergeBy, ResolvedRule, RuleAlert, RuleContext, RuleInstance, RuleType } from './rule-types.ts';
+import { inSchedule, inScope } from './circle.ts';
+import { placeKey, subjectKey } from './subjects.ts';
+
+export { inSchedule, inScope };
 
 export interface RuleProblem {
   ruleId: string;
@@ -23,18 +28,29 @@ export interface RuleProblem {
 
 interface ActiveRule {
   config: ResolvedRule<unknown>;
+  type: RuleType<unknown>;
   instance: RuleInstance;
   ctx: RuleContext;
 }
 
+/** The engine's own bookkeeping lives in rule_state under this id. */
+const ENGINE_STATE_ID = '__engine';
+const ALIVE_EVERY_MS = 60_000;
+const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
+
 /**
  * Runs the configured rules. A rule whose type is unknown or whose params are invalid is rejected
- * with an error naming the rule and the field; every other rule keeps running.
+ * with an error naming the rule and the field; every other rule keeps running. Rule state
+ * (windows, counters, timers) is durable and survives both a restart and a hot swap.
  */
 export class RuleEngine implements Service {
   readonly name = 'rules';
   private active: ActiveRule[] = [];
+  private states = new Map<string, RuleState>();
   private unsubscribe: (() => void)[] = [];
+  private aliveTimer: TimerHandle | null = null;
+  private downtime: Downtime | null = null;
+  private running = false;
   problems: RuleProblem[] = [];
 
   constructor(
@@ -43,6 +59,8 @@ export class RuleEngine implements Service {
       site: SiteModel;
       identifier: Identifier;
       alerts: AlertService;
+      /** Durable rule state; may be supplied later with useStore(), before start(). */
+      store?: Store;
       bus: EventBus;
       clock: Clock;
       metrics: Metrics;
@@ -50,18 +68,35 @@ export class RuleEngine implements Service {
     },
   ) {}
 
-  /** Checks rule configs without running them: for start-up and `gridguard check`. */
+  /** For a composition root that built the engine before handing it the store. Call before start(). */
+  useStore(store: Store): void {
+    this.deps.store = store;
+  }
+
+  private get store(): Store {
+    if (!this.deps.store) throw new Error('the rule engine needs a store for its durable state (RuleEngine deps.store or useStore())');
+    return this.deps.store;
+  }
+
+  /** Checks rule configs without running them: for start-up, `gridguard check` and platform updates. */
   static validate(rules: unknown[] | undefined): { resolved: ResolvedRule<unknown>[]; problems: RuleProblem[] } {
     const resolved: ResolvedRule<unknown>[] = [];
     const problems: RuleProblem[] = [];
+    const seen = new Set<string>();
     (rules ?? DEFAULT_RULES).forEach((raw, index) => {
       const base = RuleSchema.safeParse(raw);
-      const ruleId = (raw as { id?: string })?.id ?? `rules[${index}]`;
+      const rawId = (raw as { id?: unknown })?.id;
+      const ruleId = typeof rawId === 'string' && rawId ? rawId : `rules[${index}]`;
       if (!base.success) {
-        for (const issue of base.error.issues) problems.push({ ruleId, field: formatPath(issue.path as (string | number)[]), message: issue.message });
+        for (const issue of base.error.issues) problems.push({ ruleId, field: formatPath(issue.path as (string | number)[]) || '(rule)', message: issue.message });
         return;
       }
       const rule = base.data;
+      if (seen.has(rule.id)) {
+        problems.push({ ruleId, field: 'id', message: `duplicate rule id "${rule.id}" (rules[${index}])` });
+        return;
+      }
+      seen.add(rule.id);
       if (!rule.enabled) return;
       const type = RULE_CATALOGUE.get(rule.type);
       if (!type) {
@@ -74,14 +109,25 @@ export class RuleEngine implements Service {
           problems.push({ ruleId, field: formatPath(['params', ...(issue.path as (string | number)[])]), message: issue.message });
         return;
       }
+      const severity = rule.severity ?? type.defaults.severity;
+      if (rule.escalation && SEVERITY_RANK[rule.escalation.severity] >= SEVERITY_RANK[severity]) {
+        problems.push({
+          ruleId,
+          field: 'escalation.severity',
+          message: `must be higher than the rule's severity "${severity}" (one of ${SEVERITIES.filter((s) => SEVERITY_RANK[s] < SEVERITY_RANK[severity]).join(', ') || 'none: the rule is already critical'})`,
+        });
+        return;
+      }
       resolved.push({
         id: rule.id,
         type: rule.type,
-        severity: rule.severity ?? type.defaults.severity,
+        severity,
         category: rule.category ?? type.defaults.category,
         cooldownMs: (rule.cooldownSeconds ?? type.defaults.cooldownSeconds ?? 300) * 1000,
+        mergeBy: rule.mergeBy as MergeBy,
         ...(rule.scope ? { scope: rule.scope } : {}),
         ...(rule.schedule ? { schedule: rule.schedule } : {}),
+        ...(rule.escalation ? { escalation: { afterMs: rule.escalation.afterMinutes * 60_000, severity: rule.escalation.severity } } : {}),
         params: params.data,
       });
     });
@@ -89,45 +135,145 @@ export class RuleEngine implements Service {
   }
 
   start(): void {
-    const { bus, log, metrics } = this.deps;
+    const { bus, clock } = this.deps;
+    const store = this.store;
+    this.running = true;
+    const aliveAt = store.ruleState.get<number>(ENGINE_STATE_ID, 'aliveAt');
+    const now = clock.now();
+    // Longer than two missed heartbeats: the gateway was down (or stopped) and saw nothing.
+    this.downtime = aliveAt !== undefined && now - aliveAt > 2 * ALIVE_EVERY_MS ? { fromMs: aliveAt, toMs: now } : null;
+    if (this.downtime) this.deps.log.info({ downMinutes: Math.round((now - aliveAt!) / 60_000) }, 'rules resume after downtime; absence stopwatches pause over it');
     const { resolved, problems } = RuleEngine.validate(this.deps.rules);
+    this.reportProblems(problems);
     this.problems = problems;
-    for (const p of problems) {
-      log.error({ rule: p.ruleId, field: p.field }, `rule ${p.ruleId} rejected: ${p.field}: ${p.message}`);
-      metrics.rejected.inc({ source: 'rules', reason: 'invalid-rule' });
-    }
-    for (const config of resolved) {
-      const type = RULE_CATALOGUE.get(config.type) as RuleType<unknown>;
-      const ctx = this.contextFor(config);
-      const instance = type.create(config, ctx);
-      instance.start?.();
-      this.active.push({ config, instance, ctx });
-    }
-    log.info({ rules: this.active.map((r) => r.config.id) }, `${this.active.length} rules active`);
+    for (const config of resolved) this.activate(config);
+    this.dropOrphanState(new Set([...resolved.map((r) => r.id), ...problems.map((p) => p.ruleId)]));
+    this.deps.log.info({ rules: this.active.map((r) => r.config.id) }, `${this.active.length} rules active`);
     this.unsubscribe.push(
       bus.on('event.stored', (event) => this.onEvent(event)),
       bus.on('device.status', (status) => {
         for (const rule of this.active) this.guard(rule, () => rule.instance.onDeviceStatus?.(status));
       }),
     );
+    this.markAlive();
   }
 
   stop(): void {
+    this.running = false;
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
-    for (const rule of this.active) rule.instance.stop?.();
+    if (this.aliveTimer) this.deps.clock.clearTimeout(this.aliveTimer);
+    this.aliveTimer = null;
+    for (const rule of this.active) this.deactivate(rule);
     this.active = [];
+    for (const state of this.states.values()) state.flush();
+    this.writeAlive();
+  }
+
+  /**
+   * Replaces the rule set while running (platform downlink or a reload). Each rule is validated
+   * on its own: a rejected rule is reported and, if a valid version of it is running, that
+   * version keeps running; rules that did not change keep their instance. Durable state survives
+   * a swap unless the rule's type changed or the rule was removed.
+   */
+  updateRules(rules: RuleConfig[] | unknown[]): RuleProblem[] {
+    const { resolved, problems } = RuleEngine.validate(rules);
+    this.reportProblems(problems);
+    const rejected = new Set(problems.map((p) => p.ruleId));
+    const next = new Map(resolved.map((r) => [r.id, r]));
+    const kept: ActiveRule[] = [];
+    for (const rule of this.active) {
+      const replacement = next.get(rule.config.id);
+      if (!replacement) {
+        if (rejected.has(rule.config.id)) {
+          kept.push(rule);
+          continue;
+        }
+        this.deactivate(rule);
+        this.states.get(rule.config.id)?.clear();
+        this.states.delete(rule.config.id);
+        continue;
+      }
+      if (JSON.stringify(replacement) === JSON.stringify(rule.config)) {
+        kept.push(rule);
+        next.delete(rule.config.id);
+        continue;
+      }
+      this.deactivate(rule);
+      if (replacement.type !== rule.config.type) this.states.get(rule.config.id)?.clear();
+    }
+    this.active = kept;
+    for (const config of next.values()) this.activate(config);
+    // Rules whose previous version keeps running are still reported: the update was not applied.
+    this.problems = problems;
+    this.deps.log.info({ rules: this.active.map((r) => r.config.id), rejected: [...rejected] }, `rules updated: ${this.active.length} active`);
+    return problems;
   }
 
   activeRules(): ResolvedRule<unknown>[] {
     return this.active.map((r) => r.config);
   }
 
+  /** The escalation policy of a running rule (AlertEscalation asks). */
+  escalationFor(ruleId: string): ResolvedRule<unknown>['escalation'] | undefined {
+    return this.active.find((r) => r.config.id === ruleId)?.config.escalation;
+  }
+
+  private activate(config: ResolvedRule<unknown>): void {
+    const type = RULE_CATALOGUE.get(config.type) as RuleType<unknown>;
+    const ctx = this.contextFor(config, type);
+    const entry: ActiveRule = { config, type, instance: {}, ctx };
+    try {
+      entry.instance = type.create(config, ctx);
+      entry.instance.start?.();
+      ctx.timers.start((key, data, lateMs) => this.guard(entry, () => entry.instance.onTimer?.(key, data, lateMs)));
+    } catch (error) {
+      this.deps.metrics.errors.inc({ component: `rule:${config.id}` });
+      this.deps.log.error({ err: error, rule: config.id }, 'rule failed to start');
+      ctx.timers.stop();
+      return;
+    }
+    this.active.push(entry);
+  }
+
+  private deactivate(rule: ActiveRule): void {
+    rule.ctx.timers.stop();
+    this.guard(rule, () => rule.instance.stop?.());
+    rule.ctx.state.flush();
+  }
+
+  private reportProblems(problems: RuleProblem[]): void {
+    for (const p of problems) {
+      this.deps.log.error({ rule: p.ruleId, field: p.field }, `rule ${p.ruleId} rejected: ${p.field}: ${p.message}`);
+      this.deps.metrics.rejected.inc({ source: 'rules', reason: 'invalid-rule' });
+    }
+  }
+
+  /** State of rules that no longer exist would otherwise linger (and revive if the id came back). */
+  private dropOrphanState(keep: Set<string>): void {
+    const store = this.store;
+    const orphans = store.ruleState.ruleIds().filter((id) => id !== ENGINE_STATE_ID && !keep.has(id));
+    if (orphans.length) void store.writes.write(() => orphans.forEach((id) => store.ruleState.deleteRule(id))).catch(() => {});
+  }
+
+  private markAlive(): void {
+    if (!this.running) return;
+    this.writeAlive();
+    this.aliveTimer = this.deps.clock.setTimeout(() => this.markAlive(), ALIVE_EVERY_MS);
+  }
+
+  private writeAlive(): void {
+    const { clock } = this.deps;
+    const store = this.store;
+    const now = clock.now();
+    void store.writes.write(() => store.ruleState.set(ENGINE_STATE_ID, 'aliveAt', now, now)).catch(() => {});
+  }
+
   private onEvent(event: DeviceEvent): void {
     const eventMs = Date.parse(event.receivedAt);
     for (const rule of this.active) {
       if (!rule.instance.onEvent) continue;
-      if (!rule.ctx.inScope(event) || !rule.ctx.inSchedule(eventMs)) continue;
+      if (rule.type.filter !== 'alerts' && (!rule.ctx.inScope(event) || !rule.ctx.inSchedule(eventMs))) continue;
       this.guard(rule, () => rule.instance.onEvent!(event));
     }
   }
@@ -142,15 +288,30 @@ export class RuleEngine implements Service {
     }
   }
 
-  private contextFor(config: ResolvedRule<unknown>): RuleContext {
+  private stateFor(ruleId: string): RuleState {
+    let state = this.states.get(ruleId);
+    if (!state) {
+      state = new RuleState(ruleId, this.store, this.deps.clock);
+      this.states.set(ruleId, state);
+    }
+    return state;
+  }
+
+  private contextFor(config: ResolvedRule<unknown>, type: RuleType<unknown>): RuleContext {
     const { site, identifier, alerts, clock, log } = this.deps;
     const ruleLog = log.child({ rule: config.id });
-    return {
+    const state = this.stateFor(config.id);
+    const gateAlerts = type.filter === 'alerts';
+    const ctx: RuleContext = {
       clock,
       log: ruleLog,
       site,
       identifier,
+      state,
+      timers: new DurableTimers(state, clock, (fire) => fire()),
+      downtime: this.downtime,
       raise: (alert) => {
+        if (gateAlerts && (!inSchedule(config.schedule, clock.now()) || !inScope(config.scope, { deviceId: alert.deviceId ?? '', place: alert.place }))) return false;
         alerts
           .raise({
             ...alert,
@@ -159,47 +320,33 @@ export class RuleEngine implements Service {
             severity: alert.severity ?? config.severity,
             category: alert.category ?? config.category,
             cooldownMs: config.cooldownMs,
-            details: { ...alert.details, rule: config.id, ruleType: config.type },
+            mergeKey: mergeKeyFor(config.mergeBy, alert),
+            details: { ...alert.details, rule: config.id, ruleType: config.type, ruleTitle: type.title },
           })
           .catch((error: unknown) => {
             this.deps.metrics.errors.inc({ component: 'alerts' });
             ruleLog.error({ err: error }, 'could not store alert');
           });
+        return true;
       },
       inSchedule: (ms) => inSchedule(config.schedule, ms),
       inScope: (event) => inScope(config.scope, event),
     };
+    return ctx;
   }
 }
 
-export function inSchedule(schedule: ResolvedRule<unknown>['schedule'], ms: number): boolean {
-  if (!schedule) return true;
-  const { weekday, minutes } = localParts(ms, schedule.timezone);
-  return schedule.windows.some((w) => {
-    const from = toMinutes(w.from);
-    const to = toMinutes(w.to);
-    if (from <= to) return minutes >= from && minutes < to && (!w.days || w.days.includes(weekday));
-    // Wraps past midnight: the part after midnight belongs to the previous day's window.
-    if (minutes >= from) return !w.days || w.days.includes(weekday);
-    if (minutes < to) return !w.days || w.days.includes(weekday === 1 ? 7 : weekday - 1);
-    return false;
-  });
-}
-
-export function inScope(scope: ResolvedRule<unknown>['scope'], event: Pick<DeviceEvent, 'deviceId' | 'place'>): boolean {
-  if (!scope) return true;
-  const lists = [
-    [scope.devices, event.deviceId],
-    [scope.gates, event.place.gate],
-    [scope.buildings, event.place.building],
-    [scope.zones, event.place.zone],
-  ] as const;
-  const constrained = lists.filter(([list]) => list && list.length > 0);
-  if (constrained.length === 0) return true;
-  return constrained.some(([list, value]) => value !== undefined && list!.includes(value));
-}
-
-function toMinutes(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number);
-  return h! * 60 + m!;
+function mergeKeyFor(mergeBy: MergeBy, alert: RuleAlert): string {
+  switch (mergeBy) {
+    case 'device':
+      return alert.deviceId ?? placeKey(alert.place);
+    case 'place':
+      return placeKey(alert.place);
+    case 'subject':
+      return (alert.subject && subjectKey(alert.subject.refs)) || alert.mergeKey;
+    case 'rule':
+      return '*';
+    default:
+      return alert.mergeKey;
+  }
 }

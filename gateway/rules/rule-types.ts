@@ -7,6 +7,9 @@ import type { Logger } from '../core/logger.ts';
 import type { Category, DeviceEvent, Severity } from '../core/model.ts';
 import type { Identifier } from '../identify/identifier.ts';
 import type { SiteModel } from '../site/site-model.ts';
+import type { DurableTimers, RuleState } from './rule-state.ts';
+
+export type MergeBy = 'default' | 'device' | 'place' | 'subject' | 'rule';
 
 export interface ResolvedRule<P> {
   id: string;
@@ -14,8 +17,11 @@ export interface ResolvedRule<P> {
   severity: Severity;
   category: Category;
   cooldownMs: number;
+  mergeBy: MergeBy;
   scope?: z.infer<typeof ScopeSchema>;
   schedule?: z.infer<typeof ScheduleSchema>;
+  /** Not acknowledged within afterMs → raised again at this severity and flagged to the platform. */
+  escalation?: { afterMs: number; severity: Severity };
   params: P;
 }
 
@@ -23,22 +29,40 @@ export interface ResolvedRule<P> {
 export type RuleAlert = Omit<AlertDraft, 'ruleId' | 'ruleType' | 'cooldownMs' | 'severity' | 'category'> &
   Partial<Pick<AlertDraft, 'severity' | 'category'>>;
 
+/** A stretch of time the gateway was down: events in it were never seen. */
+export interface Downtime {
+  fromMs: number;
+  toMs: number;
+}
+
 export interface RuleContext {
   clock: Clock;
   log: Logger;
   site: SiteModel;
   identifier: Identifier;
-  raise(alert: RuleAlert): void;
+  /**
+   * Raises (or merges) an alert. Returns false when the alert was not raised because the instant
+   * is outside the rule's schedule (rules that track outside their schedule rely on this).
+   */
+  raise(alert: RuleAlert): boolean;
   /** True when the instant falls inside the rule's schedule (always, without one). */
   inSchedule(ms: number): boolean;
   /** True when the event's place is inside the rule's circle (always, without a scope). */
   inScope(event: Pick<DeviceEvent, 'deviceId' | 'place'>): boolean;
+  /** Durable windows, counters and last-seen times (SQLite rule_state). */
+  state: RuleState;
+  /** Durable timers; fire handlers are `RuleInstance.onTimer`. */
+  timers: DurableTimers;
+  /** The gateway's downtime just before this start, if any (for absence stopwatches). */
+  downtime: Downtime | null;
 }
 
 export interface RuleInstance {
-  /** Called for events inside the rule's scope and schedule. */
+  /** Called for events inside the rule's scope and schedule (unless the type tracks outside them). */
   onEvent?(event: DeviceEvent): void;
   onDeviceStatus?(status: DeviceStatusChange): void;
+  /** A durable timer fell due; `lateMs` > 0 when it fell due while the gateway was down. */
+  onTimer?(key: string, data: unknown, lateMs: number): void;
   start?(): void;
   stop?(): void;
 }
@@ -49,6 +73,12 @@ export interface RuleType<P> {
   title: string;
   params: z.ZodType<P>;
   defaults: { severity: Severity; category: Category; cooldownSeconds?: number };
+  /**
+   * 'events' (default): only events inside scope and schedule reach the rule.
+   * 'alerts': the rule sees every event (it must track state all day, e.g. who is inside) and the
+   * schedule and scope gate what it raises.
+   */
+  filter?: 'events' | 'alerts';
   create(rule: ResolvedRule<P>, ctx: RuleContext): RuleInstance;
 }
 

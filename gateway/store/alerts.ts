@@ -104,4 +104,11 @@ export class AlertsRepo {
   countOpen(): number {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM alerts WHERE status NOT IN ('resolved','false-alarm')").get() as { n: number }).n;
   }
+
+  /** Alerts nobody has acknowledged yet (status 'new'), oldest first: escalation re-arms from these at start. */
+  unacknowledged(): Alert[] {
+    return (this.db.prepare("SELECT body FROM alerts WHERE status = 'new' ORDER BY raised_ms").all() as { body: string }[]).map(
+      (r) => JSON.parse(r.body) as Alert,
+    );
+  }
 }

@@ -6,6 +6,8 @@ export class RuleStateRepo {
   private setStmt: Statement;
   private delStmt: Statement;
   private allStmt: Statement;
+  private idsStmt: Statement;
+  private deleteRuleStmt: Statement;
 
   constructor(db: Database) {
     this.getStmt = db.prepare('SELECT value FROM rule_state WHERE rule_id = ? AND key = ?');
@@ -14,6 +16,8 @@ export class RuleStateRepo {
     );
     this.delStmt = db.prepare('DELETE FROM rule_state WHERE rule_id = ? AND key = ?');
     this.allStmt = db.prepare('SELECT key, value FROM rule_state WHERE rule_id = ?');
+    this.idsStmt = db.prepare('SELECT DISTINCT rule_id FROM rule_state');
+    this.deleteRuleStmt = db.prepare('DELETE FROM rule_state WHERE rule_id = ?');
   }
 
   get<T>(ruleId: string, key: string): T | undefined {
@@ -31,5 +35,14 @@ export class RuleStateRepo {
 
   all<T>(ruleId: string): Map<string, T> {
     return new Map((this.allStmt.all(ruleId) as { key: string; value: string }[]).map((r) => [r.key, JSON.parse(r.value) as T]));
+  }
+
+  /** Every rule id that has state, so the engine can drop the state of rules that were removed. */
+  ruleIds(): string[] {
+    return (this.idsStmt.all() as { rule_id: string }[]).map((r) => r.rule_id);
+  }
+
+  deleteRule(ruleId: string): void {
+    this.deleteRuleStmt.run(ruleId);
   }
 }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { defineRule } from '../rule-types.ts';
+import { credentialKey, eventMs, subjectLabel } from '../subjects.ts';
+
+type Hit = [ms: number, eventId: string];
 
 /** 多次刷卡被拒: N denied attempts at one door (by one credential, when known) within T minutes. */
 export const accessDeniedRepeat = defineRule({
@@ -13,34 +16,36 @@ export const accessDeniedRepeat = defineRule({
     .strict(),
   defaults: { severity: 'medium', category: 'property', cooldownSeconds: 600 },
   create(rule, ctx) {
-    const windows = new Map<string, { at: number; eventId: string }[]>();
     const windowMs = rule.params.windowMinutes * 60_000;
+    const state = ctx.state;
     return {
+      start() {
+        // Windows are minutes long: whatever is older than one window at start is of no use.
+        const now = ctx.clock.now();
+        for (const [key, hits] of state.entries<Hit[]>('w:')) if (hits[hits.length - 1]![0] <= now - windowMs) state.delete(key);
+      },
       onEvent(event) {
         if (event.type !== 'access.denied') return;
-        const credential = event.subjects.cardNo ?? event.subjects.plate ?? event.subjects.faceId ?? '';
-        const key = `${event.deviceId}|${credential}`;
-        const now = ctx.clock.now();
-        const hits = (windows.get(key) ?? []).filter((h) => h.at > now - windowMs);
-        hits.push({ at: now, eventId: event.id });
+        const credential = credentialKey(event.subjects) ?? '';
+        const key = `w:${event.deviceId}|${credential}`;
+        const now = eventMs(event);
+        const hits = (state.get<Hit[]>(key) ?? []).filter((h) => h[0] > now - windowMs);
+        hits.push([now, event.id]);
         if (hits.length < rule.params.count) {
-          windows.set(key, hits);
+          state.set(key, hits);
           return;
         }
-        windows.delete(key);
+        state.delete(key);
         ctx.raise({
-          message: `${event.place.label} ${rule.params.windowMinutes} 分钟内 ${hits.length} 次验证被拒${credential ? ` (凭证 ${credential})` : ''}`,
-          details: { threshold: rule.params.count, windowMinutes: rule.params.windowMinutes, count: hits.length },
-          mergeKey: key,
-          evidence: hits.map((h) => h.eventId),
+          message: `${event.place.label} ${rule.params.windowMinutes} 分钟内 ${hits.length} 次验证被拒${credential ? ` (${subjectLabel(credential)})` : ''} (阈值 ${rule.params.count} 次)`,
+          details: { thresholds: { count: rule.params.count, windowMinutes: rule.params.windowMinutes }, count: hits.length },
+          mergeKey: key.slice(2),
+          evidence: hits.map((h) => h[1]),
           deviceId: event.deviceId,
           place: event.place,
           codes: event.codes,
           subject: credential ? { refs: event.subjects, ...(event.identity ? { identity: event.identity } : {}) } : null,
         });
-      },
-      stop() {
-        windows.clear();
       },
     };
   },

@@ -1,55 +1,60 @@
 import { z } from 'zod';
-import type { TimerHandle } from '../../core/clock.ts';
 import type { DeviceEvent } from '../../core/model.ts';
+import { hhmm } from '../../core/time.ts';
 import { defineRule } from '../rule-types.ts';
+
+interface Open {
+  eventId: string;
+  openedMs: number;
+}
 
 /**
  * 门长时间未关: a door reported held open by its controller, or opened and not closed within
- * `seconds` (the gateway times it from door.opened / door.closed).
+ * `seconds` (the gateway times it from door.opened / door.closed with a durable timer). Opening
+ * and closing are tracked at all hours; the schedule gates the alert.
  */
 export const doorHeldOpen = defineRule({
   type: 'door-held-open',
   title: '门长时间未关',
   params: z.object({ seconds: z.number().int().min(5).max(86_400).default(60) }).strict(),
   defaults: { severity: 'medium', category: 'property', cooldownSeconds: 600 },
+  filter: 'alerts',
   create(rule, ctx) {
-    const timers = new Map<string, TimerHandle>();
-    const raise = (event: DeviceEvent, seconds: number) =>
+    const { seconds } = rule.params;
+    const raise = (deviceId: string, place: DeviceEvent['place'], codes: DeviceEvent['codes'], eventId: string, openSeconds: number, at: number) =>
       ctx.raise({
-        message: `${event.place.label} 门未关超过 ${seconds} 秒`,
-        details: { thresholdSeconds: rule.params.seconds, openSeconds: seconds },
-        mergeKey: event.deviceId,
-        evidence: [event.id],
-        deviceId: event.deviceId,
-        place: event.place,
-        codes: event.codes,
+        message: `${place.label} 门未关超过 ${openSeconds} 秒 (${hhmm(at)} 打开, 阈值 ${seconds} 秒)`,
+        details: { thresholds: { seconds }, openSeconds },
+        mergeKey: deviceId,
+        evidence: [eventId],
+        deviceId,
+        place,
+        codes,
         subject: null,
       });
-    const cancel = (deviceId: string) => {
-      const t = timers.get(deviceId);
-      if (t) ctx.clock.clearTimeout(t);
-      timers.delete(deviceId);
-    };
     return {
       onEvent(event) {
+        if (!ctx.inScope(event)) return;
         if (event.type === 'door.held-open') {
           const reported = Number(event.payload.seconds);
-          raise(event, Number.isFinite(reported) && reported > 0 ? reported : rule.params.seconds);
+          const openSeconds = Number.isFinite(reported) && reported > 0 ? reported : seconds;
+          raise(event.deviceId, event.place, event.codes, event.id, openSeconds, Date.parse(event.receivedAt) - openSeconds * 1000);
         } else if (event.type === 'door.opened') {
-          cancel(event.deviceId);
-          timers.set(
-            event.deviceId,
-            ctx.clock.setTimeout(() => {
-              timers.delete(event.deviceId);
-              if (ctx.inSchedule(ctx.clock.now())) raise(event, rule.params.seconds);
-            }, rule.params.seconds * 1000),
-          );
+          const openedMs = Date.parse(event.receivedAt);
+          ctx.timers.at(event.deviceId, openedMs + seconds * 1000, { eventId: event.id, openedMs } satisfies Open);
         } else if (event.type === 'door.closed') {
-          cancel(event.deviceId);
+          ctx.timers.cancel(event.deviceId);
         }
       },
-      stop() {
-        for (const id of [...timers.keys()]) cancel(id);
+      onTimer(deviceId, data, lateMs) {
+        // Fell due while the gateway was down: the door.closed may have been missed, so stay quiet.
+        if (lateMs > 30_000) {
+          ctx.log.info({ deviceId, lateMs }, 'door-held-open check that fell due during downtime dropped');
+          return;
+        }
+        const open = data as Open;
+        const { place, codes } = ctx.site.placeOf(deviceId);
+        raise(deviceId, place, codes, open.eventId, Math.round((ctx.clock.now() - open.openedMs) / 1000), open.openedMs);
       },
     };
   },

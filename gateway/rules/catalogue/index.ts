@@ -1,17 +1,42 @@
 import type { RuleType } from '../rule-types.ts';
 import { accessDeniedRepeat } from './access-denied-repeat.ts';
 import { alarm } from './alarm.ts';
+import { armedZoneIntrusion } from './armed-zone-intrusion.ts';
+import { cameraTamper } from './camera-tamper.ts';
+import { careAbsence } from './care-absence.ts';
 import { deviceOffline } from './device-offline.ts';
 import { doorForced } from './door-forced.ts';
 import { doorHeldOpen } from './door-held-open.ts';
+import { frequentStranger } from './frequent-stranger.ts';
+import { groupRental } from './group-rental.ts';
+import { tailgating } from './tailgating.ts';
+import { vehicleOverstay } from './vehicle-overstay.ts';
 import { watchlistHit } from './watchlist-hit.ts';
 
 /** Every rule type the engine knows. A new rule type is one file here plus one line below. */
 export const RULE_CATALOGUE: ReadonlyMap<string, RuleType<any>> = new Map(
-  [watchlistHit, doorForced, doorHeldOpen, accessDeniedRepeat, alarm, deviceOffline].map((r) => [r.type, r]),
+  [
+    watchlistHit,
+    frequentStranger,
+    careAbsence,
+    groupRental,
+    doorForced,
+    doorHeldOpen,
+    accessDeniedRepeat,
+    tailgating,
+    armedZoneIntrusion,
+    alarm,
+    deviceOffline,
+    cameraTamper,
+    vehicleOverstay,
+  ].map((r) => [r.type, r]),
 );
 
-/** The rules a site gets when its file lists none: a gateway must never be silent by default. */
+/**
+ * The rules a site gets when its file lists none: a gateway must never be silent by default.
+ * Rules that need site knowledge to make sense (care list, zones, night hours) are in the default
+ * set too: with no care residents, zones or plate directions they simply never fire.
+ */
 export const DEFAULT_RULES = [
   { id: 'watchlist-hit', type: 'watchlist-hit' },
   { id: 'door-forced', type: 'door-forced' },
@@ -19,4 +44,11 @@ export const DEFAULT_RULES = [
   { id: 'access-denied-repeat', type: 'access-denied-repeat', params: { count: 5, windowMinutes: 2 } },
   { id: 'alarm', type: 'alarm' },
   { id: 'device-offline', type: 'device-offline' },
+  { id: 'camera-tamper', type: 'camera-tamper' },
+  { id: 'frequent-stranger', type: 'frequent-stranger' },
+  { id: 'care-absence', type: 'care-absence' },
+  { id: 'group-rental', type: 'group-rental' },
+  { id: 'tailgating', type: 'tailgating' },
+  { id: 'armed-zone-intrusion', type: 'armed-zone-intrusion' },
+  { id: 'vehicle-overstay', type: 'vehicle-overstay' },
 ];

@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import { EVENT_TYPES, type DeviceEvent, type EventType } from '../../core/model.ts';
+import { defineRule } from '../rule-types.ts';
+import { credentialKey, eventMs, housePlace, housesEntered, localDay, previousDay, subjectLabel } from '../subjects.ts';
+
+type Entrants = Record<string, [ms: number, eventId: string]>;
+interface CredentialDays {
+  /** Local day → uses that day. Only the last `consecutiveDays` days are kept. */
+  days: Record<string, number>;
+  /** Event ids of today's uses (the last 20), as evidence. */
+  today: string[];
+}
+
+/**
+ * 疑似群租: a house where ≥ distinctCount different people or credentials enter within windowDays,
+ * or one credential used more than perDayUses times a day on consecutiveDays consecutive days.
+ *
+ * A passage counts for a house when the device stands in the house (a smart doorplate), else for
+ * the houses the identified person is registered in (a resident's card at the unit door). An
+ * unregistered credential at a unit door cannot be tied to a house: it counts for the per-credential
+ * test only (the alert then names the door).
+ */
+export const groupRental = defineRule({
+  type: 'group-rental',
+  title: '疑似群租',
+  params: z
+    .object({
+      distinctCount: z.number().int().min(2).max(1000).default(8),
+      windowDays: z.number().positive().max(90).default(7),
+      perDayUses: z.number().int().min(1).max(10_000).default(10),
+      consecutiveDays: z.number().int().min(1).max(30).default(3),
+      eventTypes: z.array(z.enum(EVENT_TYPES)).min(1).default(['access.granted', 'doorplate.scan'] as EventType[]),
+    })
+    .strict(),
+  defaults: { severity: 'medium', category: 'police', cooldownSeconds: 7 * 86_400 },
+  create(rule, ctx) {
+    const { distinctCount, windowDays, perDayUses, consecutiveDays } = rule.params;
+    const windowMs = windowDays * 86_400_000;
+    const types = new Set(rule.params.eventTypes);
+    const state = ctx.state;
+
+    const countHouse = (houseId: string, who: string, event: DeviceEvent, now: number) => {
+      const key = `h:${houseId}`;
+      const entrants: Entrants = {};
+      for (const [k, v] of Object.entries(state.get<Entrants>(key) ?? {})) if (v[0] > now - windowMs) entrants[k] = v;
+      entrants[who] = [now, event.id];
+      state.set(key, entrants);
+      const distinct = Object.keys(entrants);
+      if (distinct.length < distinctCount) return;
+      const { place, codes } = housePlace(ctx.site, houseId);
+      ctx.raise({
+        message: `疑似群租: ${place.label} ${windowDays} 天内有 ${distinct.length} 个不同人员/凭证进入 (阈值 ${distinctCount})`,
+        details: { test: 'distinct-entrants', thresholds: { distinctCount, windowDays }, distinct: distinct.length, entrants: distinct.slice(0, 50), houseId },
+        mergeKey: `house:${houseId}`,
+        evidence: Object.values(entrants)
+          .sort((a, b) => a[0] - b[0])
+          .map((e) => e[1]),
+        deviceId: event.deviceId,
+        place,
+        codes,
+        subject: null,
+      });
+    };
+
+    const countCredential = (credential: string, event: DeviceEvent, now: number) => {
+      const key = `c:${credential}`;
+      const today = localDay(now);
+      const saved = state.get<CredentialDays>(key);
+      const days: Record<string, number> = {};
+      let day = today;
+      for (let i = 0; i < consecutiveDays; i++, day = previousDay(day)) if (saved?.days[day]) days[day] = saved.days[day]!;
+      const wasToday = days[today] ?? 0;
+      days[today] = wasToday + 1;
+      const todayIds = [...(wasToday > 0 ? (saved?.today ?? []) : []), event.id].slice(-20);
+      state.set(key, { days, today: todayIds } satisfies CredentialDays);
+      // Fires once per day, on the use that first takes today over the limit.
+      if (days[today] !== perDayUses + 1) return;
+      const streak: string[] = [];
+      day = today;
+      for (let i = 0; i < consecutiveDays; i++, day = previousDay(day)) {
+        if ((days[day] ?? 0) <= perDayUses) return;
+        streak.push(`${day.slice(5)}: ${days[day]} 次`);
+      }
+      const houseId = housesEntered(event)[0];
+      const { place, codes } = houseId ? housePlace(ctx.site, houseId) : { place: event.place, codes: event.codes };
+      const who = event.identity?.name ? ` (${event.identity.name})` : '';
+      ctx.raise({
+        message: `疑似群租: ${subjectLabel(credential)}${who} 在 ${place.label} 连续 ${consecutiveDays} 天每天使用超过 ${perDayUses} 次 (${streak.reverse().join(', ')})`,
+        details: { test: 'credential-daily-uses', thresholds: { perDayUses, consecutiveDays }, days, credential, houseId: houseId ?? null },
+        mergeKey: houseId ? `house:${houseId}` : credential,
+        evidence: todayIds,
+        deviceId: event.deviceId,
+        place,
+        codes,
+        subject: { refs: event.subjects, ...(event.identity ? { identity: event.identity } : {}) },
+      });
+    };
+
+    return {
+      start() {
+        if (!ctx.timers.has('sweep')) ctx.timers.at('sweep', ctx.clock.now() + 3_600_000);
+      },
+      onTimer(key) {
+        if (key !== 'sweep') return;
+        const now = ctx.clock.now();
+        for (const [k, entrants] of state.entries<Entrants>('h:')) if (Object.values(entrants).every((e) => e[0] <= now - windowMs)) state.delete(k);
+        const keepDays = new Set<string>();
+        for (let i = 0, day = localDay(now); i < consecutiveDays; i++, day = previousDay(day)) keepDays.add(day);
+        for (const [k, c] of state.entries<CredentialDays>('c:')) if (!Object.keys(c.days).some((d) => keepDays.has(d))) state.delete(k);
+        ctx.timers.at('sweep', now + 3_600_000);
+      },
+      onEvent(event) {
+        if (!types.has(event.type)) return;
+        const credential = credentialKey(event.subjects);
+        if (!credential) return;
+        const now = eventMs(event);
+        const who = event.identity?.personId ? `person:${event.identity.personId}` : credential;
+        for (const houseId of housesEntered(event)) countHouse(houseId, who, event, now);
+        countCredential(credential, event, now);
+      },
+    };
+  },
+});

@@ -1,0 +1,178 @@
+import type { Clock, TimerHandle } from '../core/clock.ts';
+import type { Store } from '../store/store.ts';
+
+const TIMER_PREFIX = 't:';
+
+interface StoredTimer {
+  dueMs: number;
+  data: unknown;
+}
+
+/**
+ * One rule's durable state: windows, counters, last-seen times and pending timers, kept in
+ * memory for speed and mirrored to SQLite (rule_state). Changes made in one turn of the event
+ * loop are coalesced into a single group-committed write, so a busy window costs one row write
+ * per key per tick rather than one per event. The object outlives rule instances: a hot swap
+ * of the rule's parameters hands the same state to the new instance.
+ */
+export class RuleState {
+  private values: Map<string, unknown>;
+  private dirty = new Map<string, unknown>();
+  private flushQueued = false;
+
+  constructor(
+    readonly ruleId: string,
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {
+    this.values = store.ruleState.all(ruleId);
+  }
+
+  get<T>(key: string): T | undefined {
+    return this.values.get(key) as T | undefined;
+  }
+
+  set(key: string, value: unknown): void {
+    this.values.set(key, value);
+    this.markDirty(key, value);
+  }
+
+  delete(key: string): void {
+    if (!this.values.has(key)) return;
+    this.values.delete(key);
+    this.markDirty(key, undefined);
+  }
+
+  /** Entries whose key starts with the prefix (timers excluded unless asked for). */
+  *entries<T>(prefix = ''): IterableIterator<[string, T]> {
+    for (const [key, value] of this.values) {
+      if (key.startsWith(prefix) && (prefix.startsWith(TIMER_PREFIX) || !key.startsWith(TIMER_PREFIX))) yield [key, value as T];
+    }
+  }
+
+  get size(): number {
+    return this.values.size;
+  }
+
+  /** Forgets everything, in memory and on disk (rule removed or its type changed). */
+  clear(): void {
+    for (const key of [...this.values.keys()]) this.delete(key);
+  }
+
+  /** Queues pending changes now instead of at the end of the tick (before a stop or a swap). */
+  flush(): void {
+    if (this.dirty.size === 0) return;
+    const batch = this.dirty;
+    this.dirty = new Map();
+    this.flushQueued = false;
+    this.writeBatch(batch);
+  }
+
+  private markDirty(key: string, value: unknown): void {
+    this.dirty.set(key, value);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    // The write runs when the queue commits; by then every change of this tick is in `dirty`.
+    this.store.writes
+      .write(() => {
+        this.flushQueued = false;
+        const batch = this.dirty;
+        this.dirty = new Map();
+        this.applyBatch(batch);
+      })
+      .catch(() => {
+        /* the store is closing; the engine has flushed what it could */
+      });
+  }
+
+  private writeBatch(batch: Map<string, unknown>): void {
+    this.store.writes.write(() => this.applyBatch(batch)).catch(() => {});
+  }
+
+  private applyBatch(batch: Map<string, unknown>): void {
+    const now = this.clock.now();
+    for (const [key, value] of batch) {
+      if (value === undefined) this.store.ruleState.delete(this.ruleId, key);
+      else this.store.ruleState.set(this.ruleId, key, value, now);
+    }
+  }
+
+  /** Durable timers live in the same state under `t:`; see DurableTimers. */
+  timerEntries(): [string, StoredTimer][] {
+    return [...this.entries<StoredTimer>(TIMER_PREFIX)].map(([k, v]) => [k.slice(TIMER_PREFIX.length), v]);
+  }
+
+  setTimer(key: string, timer: StoredTimer): void {
+    this.set(TIMER_PREFIX + key, timer);
+  }
+
+  deleteTimer(key: string): void {
+    this.delete(TIMER_PREFIX + key);
+  }
+}
+
+export type TimerHandler = (key: string, data: unknown, lateMs: number) => void;
+
+/**
+ * Timers that survive a restart: the due time and data are stored in the rule's state and re-armed
+ * on start. A timer that fell due while the gateway was down fires once at start with `lateMs`
+ * telling how late it is; the rule decides whether the condition still holds (catch-up policy,
+ * docs/rules.md). There is never more than one firing per timer key.
+ */
+export class DurableTimers {
+  private handles = new Map<string, TimerHandle>();
+  private running = false;
+
+  constructor(
+    private readonly state: RuleState,
+    private readonly clock: Clock,
+    private readonly onFire: (fire: () => void) => void,
+  ) {}
+
+  private handler: TimerHandler = () => {};
+
+  /** Re-arms every stored timer; overdue ones fire on the next clock turn. */
+  start(handler: TimerHandler): void {
+    this.handler = handler;
+    this.running = true;
+    for (const [key, timer] of this.state.timerEntries()) this.arm(key, timer.dueMs);
+  }
+
+  stop(): void {
+    this.running = false;
+    for (const handle of this.handles.values()) this.clock.clearTimeout(handle);
+    this.handles.clear();
+  }
+
+  at(key: string, dueMs: number, data: unknown = null): void {
+    this.state.setTimer(key, { dueMs, data });
+    if (this.running) this.arm(key, dueMs);
+  }
+
+  cancel(key: string): void {
+    const handle = this.handles.get(key);
+    if (handle) this.clock.clearTimeout(handle);
+    this.handles.delete(key);
+    this.state.deleteTimer(key);
+  }
+
+  has(key: string): boolean {
+    return this.state.get(`${TIMER_PREFIX}${key}`) !== undefined;
+  }
+
+  private arm(key: string, dueMs: number): void {
+    const old = this.handles.get(key);
+    if (old) this.clock.clearTimeout(old);
+    this.handles.set(
+      key,
+      this.clock.setTimeout(() => {
+        this.handles.delete(key);
+        const stored = this.state.get<StoredTimer>(`${TIMER_PREFIX}${key}`);
+        if (!stored || !this.running) return;
+        this.state.deleteTimer(key);
+        const lateMs = Math.max(0, this.clock.now() - stored.dueMs);
+        this.onFire(() => this.handler(key, stored.data, lateMs));
+      }, dueMs - this.clock.now()),
+    );
+  }
+}

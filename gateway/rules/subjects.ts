@@ -1,0 +1,112 @@
+import type { DeviceEvent, Place, PlaceCodes, SubjectRefs } from '../core/model.ts';
+import type { SiteModel } from '../site/site-model.ts';
+import { localParts } from '../core/time.ts';
+import { normalizePlate } from '../store/registry.ts';
+
+/**
+ * One stable key per subject, strongest reference first: the same plate written 闽A·12345 or
+ * 闽a12345 is one subject. Undefined when the event names no subject.
+ */
+export function subjectKey(refs: SubjectRefs): string | undefined {
+  if (refs.personId) return `person:${refs.personId}`;
+  if (refs.cardNo) return `card:${refs.cardNo.trim()}`;
+  if (refs.plate) return `plate:${normalizePlate(refs.plate)}`;
+  if (refs.faceId) return `face:${refs.faceId}`;
+  return undefined;
+}
+
+/** The credential actually presented (card, plate, face), not the person it resolved to. */
+export function credentialKey(refs: SubjectRefs): string | undefined {
+  if (refs.cardNo) return `card:${refs.cardNo.trim()}`;
+  if (refs.plate) return `plate:${normalizePlate(refs.plate)}`;
+  if (refs.faceId) return `face:${refs.faceId}`;
+  if (refs.personId) return `person:${refs.personId}`;
+  return undefined;
+}
+
+const SUBJECT_LABELS: Record<string, string> = { person: '人员', card: '卡号', plate: '车牌', face: '人脸' };
+
+/** "车牌 闽A12345" for a key made by subjectKey/credentialKey. */
+export function subjectLabel(key: string): string {
+  const i = key.indexOf(':');
+  return `${SUBJECT_LABELS[key.slice(0, i)] ?? key.slice(0, i)} ${key.slice(i + 1)}`;
+}
+
+/** One key per door or passage: the gate, else the unit entrance, else the zone, else the device. */
+export function placeKey(place: Place, deviceId?: string | null): string {
+  if (place.house) return `house:${place.house}`;
+  if (place.gate) return `gate:${place.gate}`;
+  if (place.building) return `unit:${place.building}/${place.unit ?? ''}`;
+  if (place.zone) return `zone:${place.zone}`;
+  return deviceId ? `device:${deviceId}` : `label:${place.label}`;
+}
+
+/** The door a passage counts at: like placeKey, but a doorplate at a house counts as its house door. */
+export function doorKey(event: Pick<DeviceEvent, 'place' | 'deviceId'>): string {
+  return placeKey(event.place, event.deviceId);
+}
+
+export function eventMs(event: Pick<DeviceEvent, 'receivedAt'>): number {
+  return Date.parse(event.receivedAt);
+}
+
+/** "11-02 22:41" in the site's time zone, for messages about earlier moments. */
+export function dayTime(ms: number, timeZone = 'Asia/Shanghai'): string {
+  const date = new Intl.DateTimeFormat('en-CA', { timeZone, month: '2-digit', day: '2-digit' }).format(ms);
+  return `${date} ${localParts(ms, timeZone).hhmm}`;
+}
+
+const dayFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The local calendar day "2026-11-02" of an instant, for per-day counters. */
+export function localDay(ms: number, timeZone = 'Asia/Shanghai'): string {
+  let f = dayFormatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    dayFormatters.set(timeZone, f);
+  }
+  return f.format(ms);
+}
+
+/** The local day before "2026-11-02". Calendar arithmetic on the date itself, so DST cannot skew it. */
+export function previousDay(day: string): string {
+  const d = new Date(`${day}T12:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - 1);
+  return d.toISOString().slice(0, 10);
+}
+
+export function hours(ms: number): string {
+  const h = ms / 3_600_000;
+  return h >= 10 ? String(Math.round(h)) : h.toFixed(1).replace(/\.0$/, '');
+}
+
+/** Place and codes of a house (for rules that speak about a house rather than a device). */
+export function housePlace(site: SiteModel, houseId: string): { place: Place; codes: PlaceCodes } {
+  const house = site.houses.get(houseId);
+  const cfg = site.config.site;
+  const building = house ? cfg.buildings.find((b) => b.id === house.building) : undefined;
+  const unit = building?.units.find((u) => u.id === house?.unit);
+  const label = house ? `${building?.name ?? ''}${unit?.name ?? ''}${house.name ?? house.id}` : houseId;
+  const place: Place = { label, house: houseId };
+  if (house) Object.assign(place, { building: house.building, unit: house.unit });
+  return {
+    place,
+    codes: { addressCode: house?.addressCode ?? cfg.addressCode ?? null, communityGridCode: cfg.communityGridCode, policeGridCode: cfg.policeGridCode },
+  };
+}
+
+/** The houses an entry goes into: the device's own house (doorplate), else the subject's registered houses. */
+export function housesEntered(event: Pick<DeviceEvent, 'place' | 'identity'>): string[] {
+  if (event.place.house) return [event.place.house];
+  return event.identity?.houseIds ?? [];
+}
+
+/**
+ * Moves an absence stopwatch past the gateway's downtime: nothing was observed while the gateway
+ * was down, so that time is not counted as absence (no burst of stale alerts after an outage).
+ */
+export function pauseOverDowntime(clockFromMs: number, downtime: { fromMs: number; toMs: number } | null): number {
+  if (!downtime || clockFromMs >= downtime.toMs) return clockFromMs;
+  const counted = Math.max(0, downtime.fromMs - clockFromMs);
+  return downtime.toMs - counted;
+}
