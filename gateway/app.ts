@@ -5,6 +5,7 @@ import { Uplink } from '../cloud-sync/uplink.ts';
 import type { DeviceDriver, DriverContext } from '../device-drivers/driver.ts';
 import { MqttDriver } from '../device-drivers/mqtt/mqtt-driver.ts';
 import { AlertService } from './alerts/alert-service.ts';
+import { AlertEscalation } from './alerts/escalation.ts';
 import type { Principal } from './broker/access.ts';
 import { EmbeddedBroker, type Authenticator } from './broker/broker.ts';
 import { LocalMqttChannel } from './channels/local-mqtt-channel.ts';
@@ -138,6 +139,8 @@ export class Gateway {
     const localChannel = new LocalMqttChannel({ bus, broker, metrics, log });
     const extraServices: Service[] = [];
     const extraRoutes: RouteModule[] = [];
+    rules.useStore(store);
+    extraServices.push(new AlertEscalation({ alerts, store, bus, clock, metrics, log: log.child({ component: 'escalation' }), policyFor: (id) => rules.escalationFor(id) }));
     // [ext:rules-services]
     const { CloudSync } = await import('../cloud-sync/cloud-sync.ts');
     // The uplink is built below; CloudSync reaches it only once services start.
