@@ -27,12 +27,17 @@ export class DeviceSimulator implements Service {
       secrets: Map<string, string>;
       log: Logger;
       random?: () => number;
+      /** Devices to play; default: the site's `simulated: true` MQTT devices (`gridguard simulate` passes provisioned ones). */
+      devices?: DeviceConfig[];
+      /** Override config.simulator, so that `gridguard simulate` can pick them per run. */
+      scenario?: GatewayConfig['simulator']['scenario'];
+      eventsPerMinute?: number;
     },
   ) {}
 
   async start(): Promise<void> {
     const { config, brokerUrl, secrets, log } = this.deps;
-    const simulated = config.devices.filter((d) => d.simulated && d.transport === 'mqtt');
+    const simulated = (this.deps.devices ?? config.devices.filter((d) => d.simulated)).filter((d) => d.transport === 'mqtt');
     await Promise.all(
       simulated.map(async (device) => {
         const client = await mqtt.connectAsync(brokerUrl, {
@@ -62,7 +67,7 @@ export class DeviceSimulator implements Service {
     );
     log.info({ devices: this.devices.length }, `simulator: ${this.devices.length} simulated devices connected`);
     this.playIntro();
-    const intervalMs = 60_000 / config.simulator.eventsPerMinute;
+    const intervalMs = 60_000 / (this.deps.eventsPerMinute ?? config.simulator.eventsPerMinute);
     const loop = setInterval(() => this.randomEvent(), intervalMs);
     loop.unref();
     this.timers.push(loop);
@@ -78,6 +83,15 @@ export class DeviceSimulator implements Service {
       }),
     );
     this.devices = [];
+  }
+
+  private get scenario(): GatewayConfig['simulator']['scenario'] {
+    return this.deps.scenario ?? this.deps.config.simulator.scenario;
+  }
+
+  /** Devices connected so far (for `gridguard simulate` to report). */
+  get connectedCount(): number {
+    return this.devices.length;
   }
 
   private rand(): number {
@@ -100,7 +114,7 @@ export class DeviceSimulator implements Service {
   /** A short scripted start, so a newcomer sees events and alerts within seconds. */
   private playIntro(): void {
     const { config } = this.deps;
-    const scenario = config.simulator.scenario;
+    const scenario = this.scenario;
     const door = this.ofKind('access-controller')[0];
     const camera = this.ofKind('camera')[0];
     const sensor = this.ofKind('sensor')[0];
@@ -124,7 +138,8 @@ export class DeviceSimulator implements Service {
 
   private randomEvent(): void {
     const { config } = this.deps;
-    if (config.simulator.scenario !== 'mixed' && config.simulator.scenario !== 'normal-day') return;
+    const scenario = this.scenario;
+    if (scenario !== 'mixed' && scenario !== 'normal-day') return;
     const residents = config.registry.residents;
     const r = this.rand();
     const resident = this.pick(residents);
@@ -144,7 +159,7 @@ export class DeviceSimulator implements Service {
     } else if (r < 0.95) {
       const card = resident?.cards[0];
       if (card) this.send(this.pick(this.ofKind('doorplate')), { type: 'doorplate.scan', cardNo: card });
-    } else if (config.simulator.scenario === 'mixed') {
+    } else if (scenario === 'mixed') {
       if (r < 0.975) this.send(this.pick(this.ofKind('access-controller')), { type: 'door.forced' });
       else this.send(this.pick(this.ofKind('sensor')), { type: 'sensor.water' });
     }
