@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEVICE_KINDS, TRANSPORTS } from '../../gateway/core/model.ts';
+import { CameraDeviceSchema } from './camera.ts';
 import { Id } from './common.ts';
 import { OpcuaDeviceSchema } from './opcua.ts';
 import { SerialDeviceSchema } from './serial.ts';
@@ -35,6 +36,7 @@ export const DeviceSchema = z
     offlineAfterMissed: z.number().int().min(1).max(100).default(3).describe('Heartbeats missed before the device counts as offline'),
     serial: SerialDeviceSchema.optional(),
     opcua: OpcuaDeviceSchema.optional(),
+    camera: CameraDeviceSchema.optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CameraSectionSchema } from './camera.ts';
 import { FilePath, Id } from './common.ts';
 import { DeviceSchema } from './devices.ts';
 import { OpcuaServerSchema } from './opcua.ts';
@@ -175,6 +176,7 @@ export const GatewayConfigSchema = z
     watchlist: z.array(WatchEntrySchema).default([]),
     rules: z.array(RuleSchema).optional().describe('Omit for the default rule set (docs/rules.md); [] for none'),
     simulator: SimulatorSchema.default(SimulatorSchema.parse({})),
+    camera: CameraSectionSchema.default(CameraSectionSchema.parse({})),
     console: ConsoleSchema.default(ConsoleSchema.parse({})),
     log: z
       .object({

@@ -217,5 +217,36 @@ export const MIGRATIONS: Migration[] = [
     },
   },
   // [migration:v4-cloud-sync]
+  {
+    version: 5,
+    name: 'media',
+    up(db) {
+      db.exec(`
+        -- Face crops, plate crops and frames kept on the gateway; files live under dataDir/media.
+        -- A periodic job deletes expired rows and their files (models/media-store.ts).
+        CREATE TABLE media (
+          id TEXT PRIMARY KEY,
+          device_id TEXT NOT NULL,
+          kind TEXT NOT NULL CHECK (kind IN ('face-crop', 'plate-crop', 'frame')),
+          path TEXT NOT NULL,
+          bytes INTEGER NOT NULL,
+          created_ms INTEGER NOT NULL,
+          expires_ms INTEGER NOT NULL,
+          event_id TEXT
+        );
+        CREATE INDEX media_expires ON media(expires_ms);
+        CREATE INDEX media_event ON media(event_id) WHERE event_id IS NOT NULL;
+
+        -- Face embeddings of enrolled residents and watchlist subjects, matched 1:N by cosine.
+        CREATE TABLE face_gallery (
+          face_id TEXT PRIMARY KEY,
+          model TEXT NOT NULL,
+          dims INTEGER NOT NULL,
+          vector BLOB NOT NULL,
+          created_ms INTEGER NOT NULL
+        );
+      `);
+    },
+  },
   // [migration:v5-media]
 ];

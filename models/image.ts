@@ -1,0 +1,155 @@
+import sharp from 'sharp';
+
+/** Interleaved 8-bit pixels, top-left origin, as sharp's raw() gives them. */
+export interface RgbImage {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 3;
+}
+
+/** An axis-aligned box in pixels of some image. */
+export interface Box {
+  xmin: number;
+  ymin: number;
+  xmax: number;
+  ymax: number;
+}
+
+export type Point = [number, number];
+
+export class ImageDecodeError extends Error {}
+
+/**
+ * Decodes a JPEG (or PNG) once into RGB at a working size. For JPEG, libjpeg's DCT scaling
+ * (shrink-on-load) makes a 1080p snapshot decode at 1/2 scale cost about a quarter of a full
+ * decode; everything downstream (detector input, crops, OCR) reads this one buffer.
+ */
+export async function decodeImage(input: Buffer, maxSide: number): Promise<RgbImage> {
+  try {
+    const { data, info } = await sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 })
+      .rotate()
+      .resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new ImageDecodeError(`expected 3 channels, got ${info.channels}`);
+    return { data, width: info.width, height: info.height, channels: 3 };
+  } catch (error) {
+    if (error instanceof ImageDecodeError) throw error;
+    throw new ImageDecodeError(`not a decodable image: ${(error as Error).message}`);
+  }
+}
+
+/** Resizes a raw image so that it fits inside width×height, keeping the aspect ratio. */
+export async function resizeInside(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize({ width, height, fit: 'inside' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: 3 };
+}
+
+/** Resizes a raw image to exactly width×height (aspect not kept). */
+export async function resizeExact(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize({ width, height, fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: 3 };
+}
+
+export function encodeJpeg(image: RgbImage, quality = 85): Promise<Buffer> {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+}
+
+export function iou(a: Box, b: Box): number {
+  const ix = Math.max(0, Math.min(a.xmax, b.xmax) - Math.max(a.xmin, b.xmin));
+  const iy = Math.max(0, Math.min(a.ymax, b.ymax) - Math.max(a.ymin, b.ymin));
+  const inter = ix * iy;
+  const union = (a.xmax - a.xmin) * (a.ymax - a.ymin) + (b.xmax - b.xmin) * (b.ymax - b.ymin) - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/** A 2×3 affine matrix [a, b, tx, c, d, ty]: x' = a·x + b·y + tx, y' = c·x + d·y + ty. */
+export type Affine = [number, number, number, number, number, number];
+
+/**
+ * Least-squares similarity transform (rotation, uniform scale, translation) taking src points
+ * onto dst points (Umeyama, 2D). Used to align a face onto a template.
+ */
+export function similarityTransform(src: Point[], dst: Point[]): Affine {
+  const n = src.length;
+  let sx = 0, sy = 0, dx = 0, dy = 0;
+  for (let i = 0; i < n; i++) {
+    sx += src[i]![0]; sy += src[i]![1]; dx += dst[i]![0]; dy += dst[i]![1];
+  }
+  sx /= n; sy /= n; dx /= n; dy /= n;
+  let num1 = 0, num2 = 0, den = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = src[i]![0] - sx, ay = src[i]![1] - sy;
+    const bx = dst[i]![0] - dx, by = dst[i]![1] - dy;
+    num1 += ax * bx + ay * by;
+    num2 += ax * by - ay * bx;
+    den += ax * ax + ay * ay;
+  }
+  const a = den > 0 ? num1 / den : 1;
+  const b = den > 0 ? num2 / den : 0;
+  // [a -b; b a] is scale·rotation.
+  return [a, -b, dx - (a * sx - b * sy), b, a, dy - (b * sx + a * sy)];
+}
+
+export function invertAffine([a, b, tx, c, d, ty]: Affine): Affine {
+  const det = a * d - b * c;
+  if (Math.abs(det) < 1e-12) throw new Error('singular transform');
+  const ia = d / det, ib = -b / det, ic = -c / det, id = a / det;
+  return [ia, ib, -(ia * tx + ib * ty), ic, id, -(ic * tx + id * ty)];
+}
+
+/**
+ * Samples an output image through a transform from output to source pixels (bilinear,
+ * border pixels outside the source are black). Small outputs only: crops of faces and text lines.
+ */
+export function warpAffine(src: RgbImage, outToSrc: Affine, width: number, height: number): RgbImage {
+  const out = Buffer.alloc(width * height * 3);
+  const [a, b, tx, c, d, ty] = outToSrc;
+  const { data, width: sw, height: sh } = src;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const fx = a * (x + 0.5) + b * (y + 0.5) + tx - 0.5;
+      const fy = c * (x + 0.5) + d * (y + 0.5) + ty - 0.5;
+      const x0 = Math.floor(fx), y0 = Math.floor(fy);
+      const wx = fx - x0, wy = fy - y0;
+      const o = (y * width + x) * 3;
+      for (let ch = 0; ch < 3; ch++) {
+        let acc = 0;
+        for (let j = 0; j < 2; j++) {
+          const yy = y0 + j;
+          if (yy < 0 || yy >= sh) continue;
+          const wyj = j ? wy : 1 - wy;
+          for (let i = 0; i < 2; i++) {
+            const xx = x0 + i;
+            if (xx < 0 || xx >= sw) continue;
+            acc += data[(yy * sw + xx) * 3 + ch]! * wyj * (i ? wx : 1 - wx);
+          }
+        }
+        out[o + ch] = Math.round(acc);
+      }
+    }
+  }
+  return { data: out, width, height, channels: 3 };
+}
+
+/** Crops an axis-aligned region (clamped to the image). */
+export function cropBox(src: RgbImage, box: Box): RgbImage {
+  const x0 = Math.max(0, Math.floor(box.xmin)), y0 = Math.max(0, Math.floor(box.ymin));
+  const x1 = Math.min(src.width, Math.ceil(box.xmax)), y1 = Math.min(src.height, Math.ceil(box.ymax));
+  const w = Math.max(1, x1 - x0), h = Math.max(1, y1 - y0);
+  const out = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    const row = Math.min(src.height - 1, y0 + y);
+    src.data.copy(out, y * w * 3, (row * src.width + x0) * 3, (row * src.width + x0 + w) * 3);
+  }
+  return { data: out, width: w, height: h, channels: 3 };
+}

@@ -1,0 +1,103 @@
+import ort from 'onnxruntime-node';
+import type { Logger } from '../gateway/core/logger.ts';
+import type { Service } from '../gateway/core/service.ts';
+import { ModelFileError, readVerified, type ModelManifest, type TensorSpec } from './manifest.ts';
+
+export type { InferenceSession, Tensor } from 'onnxruntime-node';
+
+export interface LoadedModel {
+  manifest: ModelManifest;
+  path: string;
+  session: ort.InferenceSession;
+  /** Asset files (dictionaries) by name, hash-checked like the model. */
+  assets: Record<string, Buffer>;
+}
+
+export interface RegistryOptions {
+  manifests: ModelManifest[];
+  /** Threads per session: two sessions on a 2-core box each take one, so frames overlap. */
+  intraOpThreads?: number;
+  /** Relative installer files resolve against this folder (the site file's). */
+  baseDir?: string;
+  log: Logger;
+}
+
+/**
+ * Loads every configured model once at start-up. A missing file, a wrong hash or a graph whose
+ * inputs and outputs differ from its manifest stops start-up with an error naming the model and
+ * the file, rather than failing on the first camera frame.
+ */
+export class ModelRegistry implements Service {
+  readonly name = 'model-registry';
+  private models = new Map<string, LoadedModel>();
+
+  constructor(private readonly options: RegistryOptions) {}
+
+  async start(): Promise<void> {
+    for (const manifest of this.options.manifests) {
+      const started = Date.now();
+      const model = await loadModel(manifest, this.options);
+      this.models.set(manifest.id, model);
+      this.options.log.info({ model: manifest.id, path: model.path, ms: Date.now() - started }, `model ${manifest.id} loaded`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const model of this.models.values()) await model.session.release();
+    this.models.clear();
+  }
+
+  has(id: string): boolean {
+    return this.models.has(id);
+  }
+
+  get(id: string): LoadedModel {
+    const model = this.models.get(id);
+    if (!model) throw new Error(`model ${id} is not loaded (is it configured?)`);
+    return model;
+  }
+
+  loaded(): ModelManifest[] {
+    return [...this.models.values()].map((m) => m.manifest);
+  }
+}
+
+export async function loadModel(manifest: ModelManifest, options: { intraOpThreads?: number; baseDir?: string }): Promise<LoadedModel> {
+  const { path, bytes } = readVerified(manifest.id, manifest.source, options.baseDir);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: options.intraOpThreads ?? 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
+  } catch (error) {
+    throw new ModelFileError(manifest.id, `${path} is not a loadable ONNX model: ${(error as Error).message.split('\n')[0]}`);
+  }
+  try {
+    checkTensors(manifest, 'input', manifest.inputs, session.inputNames, session.inputMetadata as readonly ort.InferenceSession.ValueMetadata[]);
+    checkTensors(manifest, 'output', manifest.outputs, session.outputNames, session.outputMetadata as readonly ort.InferenceSession.ValueMetadata[]);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+  const assets: Record<string, Buffer> = {};
+  for (const [name, source] of Object.entries(manifest.assets ?? {})) assets[name] = readVerified(`${manifest.id}/${name}`, source, options.baseDir).bytes;
+  return { manifest, path, session, assets };
+}
+
+function checkTensors(manifest: ModelManifest, what: string, expected: TensorSpec[], names: readonly string[], metadata: readonly ort.InferenceSession.ValueMetadata[]): void {
+  for (const spec of expected) {
+    if (!names.includes(spec.name)) throw new ModelFileError(manifest.id, `expected ${what} "${spec.name}", the graph has ${names.map((n) => `"${n}"`).join(', ')}`);
+    const meta = metadata.find((m) => m.name === spec.name);
+    if (!meta || !meta.isTensor) continue;
+    const shape = meta.shape;
+    if (shape.length !== spec.shape.length) throw new ModelFileError(manifest.id, `${what} "${spec.name}" has rank ${shape.length}, expected ${spec.shape.length} (${JSON.stringify(spec.shape)})`);
+    spec.shape.forEach((dim, i) => {
+      const actual = shape[i];
+      if (dim >= 0 && typeof actual === 'number' && actual >= 0 && actual !== dim)
+        throw new ModelFileError(manifest.id, `${what} "${spec.name}" dimension ${i} is ${actual}, expected ${dim}`);
+    });
+  }
+}
