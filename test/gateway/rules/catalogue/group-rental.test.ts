@@ -1,0 +1,119 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { HOUR, MIN, RulesHarness } from '../harness.ts';
+
+let h: RulesHarness | undefined;
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+});
+
+describe('group-rental (疑似群租): distinct entrants per house', () => {
+  const rules = [{ id: 'rental', type: 'group-rental', params: { distinctCount: 4, windowDays: 7, perDayUses: 1000 } }];
+
+  it('below, at and over N distinct people/credentials entering a house (doorplate) within D days', async () => {
+    h = await new RulesHarness(rules).start();
+    const cards = ['c1', 'c2', 'c3'];
+    for (const card of cards) {
+      await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: card } });
+      await h.advance(HOUR);
+    }
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'c1' } }); // same credential again
+    expect(h.raised).toHaveLength(0);
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: '1001' } }); // 4th distinct: the resident 张三
+    expect(h.raised).toHaveLength(1);
+    const alert = h.raised[0]!;
+    expect(alert.message).toBe('疑似群租: 1号楼1单元101 7 天内有 4 个不同人员/凭证进入 (阈值 4)');
+    expect(alert.details).toMatchObject({ distinct: 4, thresholds: { distinctCount: 4, windowDays: 7 } });
+    expect(alert.details.entrants).toEqual(expect.arrayContaining(['card:c1', 'card:c2', 'card:c3', 'person:p1']));
+    expect(alert.evidence).toHaveLength(4);
+    expect(alert.codes.addressCode).toBe('AC3501020101101');
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'c5' } }); // over: merged
+    expect(h.raised).toHaveLength(1);
+    expect(h.alertsOf('rental')[0]!.occurrences).toBe(2);
+  });
+
+  it('a resident card at the unit door counts for the resident\'s house; entrants older than D days drop out', async () => {
+    h = await new RulesHarness(rules).start();
+    await h.ingest({ deviceId: 'dp-102', type: 'doorplate.scan', subjects: { cardNo: 'x1' } });
+    await h.advance(7 * 24 * HOUR + MIN);
+    for (const card of ['x2', 'x3']) await h.ingest({ deviceId: 'dp-102', type: 'doorplate.scan', subjects: { cardNo: card } });
+    await h.ingest({ deviceId: 'ac-b1', type: 'access.granted', subjects: { cardNo: '1002' } }); // 李奶奶 lives in h102
+    expect(h.raised).toHaveLength(0); // x1 is out of the window: 3 distinct
+    await h.ingest({ deviceId: 'dp-102', type: 'doorplate.scan', subjects: { cardNo: 'x4' } });
+    expect(h.raised).toHaveLength(1);
+    expect(h.raised[0]!.details.entrants).toContain('person:p2');
+    // An unregistered card at the unit door cannot be tied to a house: it never counts for one.
+  });
+
+  it('scope: a house outside the circle is not counted', async () => {
+    h = await new RulesHarness([{ ...rules[0], scope: { buildings: ['b2'] } }]).start();
+    for (const card of ['a', 'b', 'c', 'd', 'e']) await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: card } });
+    expect(h.raised).toHaveLength(0);
+  });
+
+  it('a restart in the middle of the window changes no outcome', async () => {
+    h = new RulesHarness(rules);
+    await h.start();
+    for (const card of ['r1', 'r2', 'r3']) await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: card } });
+    await h.restart();
+    await h.advance(2 * 24 * HOUR);
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'r4' } });
+    expect(h.raised).toHaveLength(1);
+  });
+});
+
+describe('group-rental (疑似群租): one credential used more than P times a day on K consecutive days', () => {
+  const rules = [{ id: 'rental', type: 'group-rental', params: { distinctCount: 1000, perDayUses: 3, consecutiveDays: 3 } }];
+  const useCard = async (h: RulesHarness, times: number, card = '1001') => {
+    for (let i = 0; i < times; i++) {
+      await h.ingest({ deviceId: 'ac-b1', type: 'access.granted', subjects: { cardNo: card } });
+      await h.advance(10 * MIN);
+    }
+  };
+
+  it('at P uses a day nothing; over P on K consecutive days raises once, naming card, person, house and counts', async () => {
+    h = await new RulesHarness(rules).start();
+    await useCard(h, 4); // Mon: 4 > 3
+    await h.at('2026-11-03T08:00:00+08:00');
+    await useCard(h, 4); // Tue
+    await h.at('2026-11-04T08:00:00+08:00');
+    await useCard(h, 3); // Wed: 3 = P, not over
+    expect(h.raised).toHaveLength(0);
+    await useCard(h, 1); // Wed: 4 > 3: the third consecutive day
+    expect(h.raised).toHaveLength(1);
+    const alert = h.raised[0]!;
+    expect(alert.message).toBe('疑似群租: 卡号 1001 (张三) 在 1号楼1单元101 连续 3 天每天使用超过 3 次 (11-02: 4 次, 11-03: 4 次, 11-04: 4 次)');
+    expect(alert.details).toMatchObject({ test: 'credential-daily-uses', thresholds: { perDayUses: 3, consecutiveDays: 3 }, houseId: 'h101' });
+    expect(alert.evidence).toHaveLength(4);
+    await useCard(h, 2); // more uses the same day do not raise again
+    expect(h.raised).toHaveLength(1);
+  });
+
+  it('a gap day breaks the streak', async () => {
+    h = await new RulesHarness(rules).start();
+    await useCard(h, 5);
+    await h.at('2026-11-03T08:00:00+08:00');
+    await useCard(h, 1);
+    await h.at('2026-11-04T08:00:00+08:00');
+    await useCard(h, 5);
+    await h.at('2026-11-05T08:00:00+08:00');
+    await useCard(h, 5);
+    expect(h.raised).toHaveLength(0);
+    await h.at('2026-11-06T08:00:00+08:00');
+    await useCard(h, 4);
+    expect(h.raised).toHaveLength(1);
+  });
+
+  it('survives a restart between the days', async () => {
+    h = new RulesHarness(rules);
+    await h.start();
+    await useCard(h, 4);
+    await h.restart();
+    await h.at('2026-11-03T08:00:00+08:00');
+    await useCard(h, 4);
+    await h.restart();
+    await h.at('2026-11-04T08:00:00+08:00');
+    await useCard(h, 4);
+    expect(h.raised).toHaveLength(1);
+  });
+});

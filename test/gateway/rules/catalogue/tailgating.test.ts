@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MIN, RulesHarness } from '../harness.ts';
+
+let h: RulesHarness | undefined;
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+});
+
+const rules = [{ id: 'tail', type: 'tailgating', params: { windowSeconds: 10, graceSeconds: 2, minExcess: 1 } }];
+const swipe = (card = '1001') => ({ deviceId: 'ac-1', type: 'access.granted' as const, subjects: { cardNo: card } });
+const passed = (count = 1) => ({ deviceId: 'cam-1', type: 'person.passed' as const, payload: { count } });
+
+describe('tailgating (尾随进入)', () => {
+  it('passers equal to openings: no alert; one more than openings: alert', async () => {
+    h = await new RulesHarness(rules).start();
+    await h.ingest(swipe());
+    await h.advance(1000);
+    await h.ingest(passed(1));
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(0);
+
+    await h.advance(MIN);
+    const s = await h.ingest(swipe());
+    await h.advance(1000);
+    const p = await h.ingest(passed(2));
+    await h.advance(1000);
+    expect(h.raised).toHaveLength(0); // judged after the grace period
+    await h.advance(1500);
+    expect(h.raised).toHaveLength(1);
+    expect(h.raised[0]!.message).toBe('1号门 疑似尾随: 08:01 前 10 秒内通过 2 人, 仅 1 次有效开门');
+    expect(h.raised[0]!.evidence).toEqual([s.id, p.id]);
+    expect(h.raised[0]!.details).toMatchObject({ thresholds: { windowSeconds: 10, minExcess: 1 }, passers: 2, openings: 1 });
+  });
+
+  it('a swipe reported a moment after the camera still counts; minExcess 2 needs two extra passers', async () => {
+    h = await new RulesHarness([{ ...rules[0], params: { windowSeconds: 10, graceSeconds: 2, minExcess: 2 } }]).start();
+    await h.ingest(passed(1));
+    await h.advance(1000);
+    await h.ingest(swipe());
+    await h.advance(2000);
+    expect(h.raised).toHaveLength(0);
+    await h.advance(MIN);
+    await h.ingest(swipe());
+    await h.ingest(passed(2));
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(0); // excess 1 < 2
+    await h.advance(MIN);
+    await h.ingest(swipe());
+    await h.ingest(passed(3));
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(1); // excess 2
+  });
+
+  it('openings older than the window do not cover passers; other doors do not count', async () => {
+    h = await new RulesHarness(rules).start();
+    await h.ingest(swipe());
+    await h.advance(20_000);
+    await h.ingest({ deviceId: 'ac-3', type: 'access.granted', subjects: { cardNo: '1001' } }); // gate-3
+    await h.ingest(passed(1));
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(1);
+  });
+
+  it('outside the scope nothing is judged', async () => {
+    h = await new RulesHarness([{ ...rules[0], scope: { gates: ['gate-3'] } }]).start();
+    await h.ingest(passed(3));
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(0);
+  });
+});
