@@ -1,5 +1,6 @@
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
@@ -114,7 +115,7 @@ export class EmbeddedBroker implements Service {
         }
         if (!username || !password) {
           reject('anonymous');
-          log.warn({ clientId: client.id, remote }, 'mqtt: anonymous connection refused');
+          log.warn({ clientId: loggableId(client), remote }, 'mqtt: anonymous connection refused');
           return done(Object.assign(new Error('anonymous access is not allowed'), { returnCode: 5 as const }), false);
         }
         this.deps
@@ -122,19 +123,24 @@ export class EmbeddedBroker implements Service {
           .then((principal) => {
             if ('refused' in principal) {
               reject(principal.refused);
-              log.warn({ clientId: client.id, username, remote, reason: principal.refused }, `mqtt: login refused for "${username}": ${principal.refused === 'unknown-user' ? 'unknown device or user' : 'wrong secret'}`);
+              // An unknown username may be a secret typed into the wrong field: log only a fingerprint of it.
+              const shown = principal.refused === 'unknown-user' ? fingerprint(username) : username;
+              log.warn(
+                { clientId: loggableId(client), username: shown, remote, reason: principal.refused },
+                `mqtt: login refused for "${shown}": ${principal.refused === 'unknown-user' ? 'unknown device or user' : 'wrong secret'}`,
+              );
               return done(Object.assign(new Error('bad username or password'), { returnCode: 4 as const }), false);
             }
             if (principal.role === 'device' && client.id !== principal.id) {
               reject('client-id-mismatch');
-              log.warn({ clientId: client.id, username, remote }, 'mqtt: device must use its id as client id');
+              log.warn({ clientId: loggableId(client), username, remote }, `mqtt: device "${username}" must use its id as client id`);
               return done(Object.assign(new Error('client id must equal the device id'), { returnCode: 2 as const }), false);
             }
             principals.set(client, principal);
             done(null, true);
           })
           .catch((error: unknown) => {
-            log.error({ err: error, clientId: client.id }, 'mqtt: authentication failed');
+            log.error({ err: error, clientId: loggableId(client) }, 'mqtt: authentication failed');
             done(Object.assign(new Error('server unavailable'), { returnCode: 3 as const }), false);
           });
       },
@@ -207,10 +213,10 @@ export class EmbeddedBroker implements Service {
       const current = (aedes as unknown as { clients: Record<string, Client> }).clients[client.id];
       if (who?.role === 'device' && (!current || current === client)) this.deps.events?.onDeviceDisconnected?.(who.id);
     });
-    aedes.on('clientError', (client, error) => log.debug({ clientId: client.id, err: error.message }, 'mqtt: client error'));
+    aedes.on('clientError', (client, error) => log.debug({ clientId: loggableId(client), err: error.message }, 'mqtt: client error'));
     aedes.on('connectionError', (client, error) => {
       reject('protocol-error');
-      log.warn({ clientId: client?.id, err: error.message, remote: remoteOf(client) }, 'mqtt: connection error');
+      log.warn({ clientId: client ? loggableId(client) : undefined, err: error.message, remote: remoteOf(client) }, 'mqtt: connection error');
     });
     this.aedes = aedes;
 
@@ -283,6 +289,22 @@ function listen(server: Server, port: number, host: string): Promise<number> {
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/**
+ * A client id as it may be logged: verbatim once the client logged in, a fingerprint before, since
+ * a client that failed to log in may have typed its secret into the client id field.
+ */
+function loggableId(client: Client): string | undefined {
+  // Before its CONNECT is read a client has no id at all (null at run time, whatever the types say).
+  const id = client.id as string | null | undefined;
+  if (typeof id !== 'string') return undefined;
+  return principals.has(client) ? id : fingerprint(id);
+}
+
+/** Stands in for a name that must not be logged: its length and a short hash, enough to match two log lines. */
+export function fingerprint(text: string): string {
+  return `unknown(${text.length} chars, sha256:${createHash('sha256').update(text).digest('hex').slice(0, 8)})`;
 }
 
 function remoteOf(client: Client | null | undefined): string | undefined {
