@@ -86,10 +86,11 @@ export function alertRoutes(deps: { store: Store; alerts: AlertService; bus: Eve
     app.get('/api/alerts/:id', { config: { access: 'alerts' } }, async (request, reply) => {
       const alert = deps.alerts.get((request.params as { id: string }).id);
       if (!alert) return reply.status(404).send({ error: 'no such alert' });
-      const identity = alert.subject?.identity;
-      // Naming a person is personal data: on record before it is shown.
-      if (identity && (identity.personId || identity.name) && request.principal) {
-        await app.audit?.record({ actor: request.principal.username, role: request.principal.role, action: 'view.alert-subject', target: identity.personId ?? alert.id, reason: `alert ${alert.id}`, ip: request.ip });
+      // A subject (a person, their card or plate) is personal data: on record before it is shown.
+      if (alert.subject && request.principal) {
+        const identity = alert.subject.identity;
+        const target = identity?.personId ? `person:${identity.personId}` : identity?.watch ? `watch:${identity.watch.entryId}` : `alert:${alert.id}`;
+        await app.audit?.record({ actor: request.principal.username, role: request.principal.role, action: 'view.alert-subject', target, reason: `alert ${alert.id}`, ip: request.ip });
       }
       const evidence = alert.evidence.map((id) => deps.store.events.get(id)).filter(Boolean);
       return { alert, evidence };
