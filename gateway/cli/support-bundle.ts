@@ -66,7 +66,7 @@ interface BundleOptions extends ApiOptions {
 export function registerSupportBundle(program: Command): void {
   withApiOptions(program.command('support-bundle').description('write a tar.gz of the redacted site file, recent logs, status, doctor results and versions, for remote help'))
     .option('-o, --output <file>', 'bundle file (default: ./gridguard-support-<gateway>-<time>.tar.gz)')
-    .option('--log <file>', 'a log file to include (repeatable; default: *.log in the data dir and /var/log/gridguard)', (v: string, all: string[]) => [...all, v], [])
+    .option('--log <file>', 'another log file to include (repeatable); *.log in the data dir and /var/log/gridguard always are', (v: string, all: string[]) => [...all, v], [])
     .option('--log-lines <n>', 'last lines of each log', '5000')
     .option('--journal', 'also include the systemd journal of the service')
     .option('--unit <name>', 'systemd unit for --journal', 'gridguard')
@@ -117,7 +117,7 @@ export function registerSupportBundle(program: Command): void {
         }
 
         const logFiles = new Set(options.log.map((f) => resolve(f)));
-        if (options.log.length === 0) for (const dir of [...(dataDir ? [dataDir] : []), ...DEFAULT_LOG_DIRS]) for (const f of logFilesIn(dir)) logFiles.add(f);
+        for (const dir of [...(dataDir ? [dataDir] : []), ...DEFAULT_LOG_DIRS]) for (const f of logFilesIn(dir)) logFiles.add(f);
         let n = 0;
         for (const log of logFiles) {
           if (!existsSync(log)) {
