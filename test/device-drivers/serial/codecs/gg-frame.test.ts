@@ -12,10 +12,10 @@ describe('GG-485 frame codec', () => {
     expect(frame[frame.length - 1]).toBe(ETX);
     expect(frame.length).toBe(8);
     // The worked examples of docs/drivers-serial.md, so that a vendor can check theirs against ours.
-    expect(ggFrameCodec.poll(1, null).toString('hex')).toBe('0201001021cc03');
-    expect(ggFrameCodec.poll(1, 7).toString('hex')).toBe('02010110071c1a03');
-    expect(ggFrameCodec.grant(1, 3000).toString('hex')).toBe('02010211001ec87503');
-    expect(ggFrameCodec.deny(1).toString('hex')).toBe('02010012a00d03');
+    expect(Buffer.from(ggFrameCodec.poll(1, null)).toString('hex')).toBe('0201001021cc03');
+    expect(Buffer.from(ggFrameCodec.poll(1, 7)).toString('hex')).toBe('02010110071c1a03');
+    expect(Buffer.from(ggFrameCodec.grant(1, 3000)).toString('hex')).toBe('02010211001ec87503');
+    expect(Buffer.from(ggFrameCodec.deny(1)).toString('hex')).toBe('02010012a00d03');
     expect(swipe(1, 7, '1001').toString('hex')).toBe('020105910731303031a6a103');
   });
 
