@@ -153,6 +153,8 @@ export class EmbeddedBroker implements Service {
           return done(new Error(`not allowed to publish to ${packet.topic}`));
         }
         const proceed = () => {
+          // A throttled packet whose client has gone since: drop it unacknowledged, the device still owns it.
+          if (client.closed) return done(new Error('client disconnected while throttled'));
           // aedes sends a QoS 1 PUBACK before the published hook runs, so the pipeline must have the
           // event before we let the packet on: a PUBACK then means "stored". QoS 2 is handed off in
           // published, after aedes has discarded retransmitted duplicates and before the PUBREC.
