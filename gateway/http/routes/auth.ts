@@ -53,7 +53,7 @@ export function authRoutes(deps: { auth: AuthService; audit: AuditLog; loginAtte
       if (!body.success) return badRequest(reply, body.error);
       const session = await deps.auth.login(body.data.username, body.data.password, request.ip);
       if (!session) return reply.status(401).send({ error: 'wrong user name or password' });
-      await deps.audit.record({ actor: session.user.username, role: session.user.role, action: 'login', target: session.user.id, reason: null, ip: request.ip });
+      await deps.audit.record({ actor: session.user.username, role: session.user.role, action: 'login', target: session.user.username, reason: null, ip: request.ip });
       reply.setCookie(SESSION_COOKIE, session.token, {
         path: '/',
         httpOnly: true,
@@ -68,7 +68,7 @@ export function authRoutes(deps: { auth: AuthService; audit: AuditLog; loginAtte
       const token = request.cookies[SESSION_COOKIE];
       if (token) await deps.auth.logout(token);
       const who = request.principal!;
-      await deps.audit.record({ actor: who.username, role: who.role, action: 'logout', target: who.userId, reason: null, ip: request.ip });
+      await deps.audit.record({ actor: who.username, role: who.role, action: 'logout', target: who.username, reason: null, ip: request.ip });
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
       return { ok: true };
     });

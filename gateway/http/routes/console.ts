@@ -104,6 +104,8 @@ export function consoleRoutes(deps: { store: Store; site: SiteModel; config: Gat
         communityName: s.communityName,
         codes: { communityGridCode: s.communityGridCode, policeGridCode: s.policeGridCode },
         language: deps.language,
+        // Alert messages are written in China Standard Time (gateway/core/time.ts); the console shows times the same way.
+        timeZone: 'Asia/Shanghai',
         gates: s.gates.map((g) => ({ id: g.id, name: g.name })),
         buildings: s.buildings.map((b) => ({ id: b.id, name: b.name, units: b.units.map((u) => ({ id: u.id, name: u.name })) })),
       };

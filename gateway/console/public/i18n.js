@@ -1,0 +1,85 @@
+// Console texts. Chinese is the default; every key has an English twin.
+export const TEXTS = {
+  'zh-CN': {
+    'app.title': '安防值班台', 'login.title': '值班台登录', 'login.username': '用户名', 'login.password': '密码', 'login.submit': '登录',
+    'login.failed': '用户名或密码错误', 'login.limited': '尝试次数过多，请稍后再试', logout: '退出',
+    'nav.alerts': '告警', 'nav.devices': '设备', 'nav.events': '事件', 'nav.people': '人员', 'nav.users': '用户', 'nav.audit': '审计',
+    'live.on': '● 实时', 'live.off': '● 重连中', 'sound.on': '♪ 声音开', 'sound.off': '声音关', lang: 'English',
+    'alerts.title': '告警看板', 'alerts.empty': '暂无告警', 'filter.status': '状态', 'filter.severity': '级别', 'filter.category': '类别', all: '全部',
+    'open.count': '未处置', acknowledge: '确认', dispatch: '派警/派员', resolve: '处置完毕', 'false-alarm': '误报', 'note': '处置说明',
+    'note.required': '办结或误报需要填写处置说明', 'note.placeholder': '例如：保安已到场核实，门已关好',
+    'detail.title': '告警详情', 'detail.timeline': '处置经过', 'detail.evidence': '证据事件', 'detail.actions': '处置', back: '← 返回',
+    'field.time': '时间', 'field.place': '位置', 'field.codes': '三码', 'field.subject': '对象', 'field.device': '设备', 'field.rule': '规则',
+    'field.occurrences': '触发次数', 'field.status': '状态', 'field.type': '类型', 'field.by': '处置人', 'field.image': '图片',
+    'codes.address': '地址码', 'codes.grid': '网格码', 'codes.police': '警格码',
+    'devices.title': '设备状态', 'devices.online': '在线', 'devices.offline': '离线', 'devices.lastSeen': '最后通信', 'devices.errors': '故障',
+    'devices.battery': '电量', 'devices.badFrames': '坏帧', 'devices.kind': '类型', 'devices.transport': '接入', 'devices.other': '其他位置', never: '从未',
+    'events.title': '事件查询', 'events.from': '开始', 'events.to': '结束', 'events.subject': '对象 (如 card:1001)', search: '查询',
+    'events.next': '下一页 →', 'events.prev': '← 上一页', 'events.export': '导出 CSV', 'export.reason': '导出原因（将记入审计日志）：', 'events.empty': '没有符合条件的事件',
+    'people.title': '人员', 'people.watchlist': '布控名单', 'people.care': '关爱对象', 'people.name': '姓名', 'people.house': '住址',
+    'people.level': '级别', 'people.reason': '布控原因', 'people.subject': '布控对象', 'people.valid': '有效期', 'people.relation': '关系',
+    'people.audited': '查看人员信息会记入审计日志', 'people.detail': '人员详情', 'people.credentials': '凭证',
+    'users.title': '用户管理', 'users.create': '新建用户', 'users.username': '用户名', 'users.display': '姓名', 'users.role': '角色', 'users.password': '初始密码（至少10位）',
+    'users.disable': '停用', 'users.enable': '启用', 'users.reset': '重置密码', 'users.disabled': '已停用', 'users.active': '正常', 'users.newPassword': '新密码（至少10位）：',
+    'audit.title': '审计日志', 'audit.actor': '操作人', 'audit.action': '操作', 'audit.target': '对象', 'audit.reason': '原因', 'audit.chainOk': '日志完整（哈希链校验通过）', 'audit.chainBad': '日志链在此序号断开：',
+    saved: '已保存', 'error.generic': '操作失败', 'new.alert': '新告警', 'role.guard': '保安', 'role.installer': '安装员', 'role.admin': '管理员',
+    'status.new': '新告警', 'status.acknowledged': '已确认', 'status.dispatched': '已派员', 'status.resolved': '已办结', 'status.false-alarm': '误报',
+    'severity.critical': '紧急', 'severity.high': '高', 'severity.medium': '中', 'severity.low': '低',
+    'category.police': '警务', 'category.property': '物业', 'category.care': '关爱',
+    'kind.resident': '住户', 'kind.visitor': '访客', 'kind.unknown': '陌生人', 'kind.watchlisted': '布控对象',
+    'source.local': '值班台', 'source.platform': '平台', 'source.system': '系统',
+  },
+  en: {
+    'app.title': 'Guard room', 'login.title': 'Guard room login', 'login.username': 'User name', 'login.password': 'Password', 'login.submit': 'Log in',
+    'login.failed': 'Wrong user name or password', 'login.limited': 'Too many attempts, try again in a minute', logout: 'Log out',
+    'nav.alerts': 'Alerts', 'nav.devices': 'Devices', 'nav.events': 'Events', 'nav.people': 'People', 'nav.users': 'Users', 'nav.audit': 'Audit',
+    'live.on': '● Live', 'live.off': '● Reconnecting', 'sound.on': '♪ Sound on', 'sound.off': 'Sound off', lang: '中文',
+    'alerts.title': 'Alert board', 'alerts.empty': 'No alerts', 'filter.status': 'Status', 'filter.severity': 'Severity', 'filter.category': 'Category', all: 'All',
+    'open.count': 'Open', acknowledge: 'Acknowledge', dispatch: 'Dispatch', resolve: 'Resolve', 'false-alarm': 'False alarm', note: 'Note',
+    'note.required': 'A note is required to resolve or dismiss', 'note.placeholder': 'e.g. guard checked on site, door closed',
+    'detail.title': 'Alert', 'detail.timeline': 'Timeline', 'detail.evidence': 'Evidence events', 'detail.actions': 'Handle', back: '← Back',
+    'field.time': 'Time', 'field.place': 'Place', 'field.codes': 'Codes', 'field.subject': 'Subject', 'field.device': 'Device', 'field.rule': 'Rule',
+    'field.occurrences': 'Occurrences', 'field.status': 'Status', 'field.type': 'Type', 'field.by': 'By', 'field.image': 'Image',
+    'codes.address': 'Address', 'codes.grid': 'Grid', 'codes.police': 'Police grid',
+    'devices.title': 'Devices', 'devices.online': 'online', 'devices.offline': 'offline', 'devices.lastSeen': 'Last seen', 'devices.errors': 'Errors',
+    'devices.battery': 'Battery', 'devices.badFrames': 'bad frames', 'devices.kind': 'Kind', 'devices.transport': 'Link', 'devices.other': 'Elsewhere', never: 'never',
+    'events.title': 'Event search', 'events.from': 'From', 'events.to': 'To', 'events.subject': 'Subject (e.g. card:1001)', search: 'Search',
+    'events.next': 'Next →', 'events.prev': '← Previous', 'events.export': 'Export CSV', 'export.reason': 'Reason for the export (audit-logged):', 'events.empty': 'No matching events',
+    'people.title': 'People', 'people.watchlist': 'Watchlist', 'people.care': 'Care list', 'people.name': 'Name', 'people.house': 'Home',
+    'people.level': 'Level', 'people.reason': 'Reason', 'people.subject': 'Subject', 'people.valid': 'Valid', 'people.relation': 'Relation',
+    'people.audited': 'Viewing people is recorded in the audit log', 'people.detail': 'Person', 'people.credentials': 'Credentials',
+    'users.title': 'Users', 'users.create': 'New user', 'users.username': 'User name', 'users.display': 'Name', 'users.role': 'Role', 'users.password': 'Initial password (10+ characters)',
+    'users.disable': 'Disable', 'users.enable': 'Enable', 'users.reset': 'Reset password', 'users.disabled': 'disabled', 'users.active': 'active', 'users.newPassword': 'New password (10+ characters):',
+    'audit.title': 'Audit log', 'audit.actor': 'Who', 'audit.action': 'Action', 'audit.target': 'What', 'audit.reason': 'Why', 'audit.chainOk': 'Log intact (hash chain verified)', 'audit.chainBad': 'Log chain broken at seq ',
+    saved: 'Saved', 'error.generic': 'Failed', 'new.alert': 'New alert', 'role.guard': 'guard', 'role.installer': 'installer', 'role.admin': 'admin',
+    'status.new': 'New', 'status.acknowledged': 'Acknowledged', 'status.dispatched': 'Dispatched', 'status.resolved': 'Resolved', 'status.false-alarm': 'False alarm',
+    'severity.critical': 'Critical', 'severity.high': 'High', 'severity.medium': 'Medium', 'severity.low': 'Low',
+    'category.police': 'Police', 'category.property': 'Property', 'category.care': 'Care',
+    'kind.resident': 'Resident', 'kind.visitor': 'Visitor', 'kind.unknown': 'Unknown', 'kind.watchlisted': 'Watchlisted',
+    'source.local': 'guard room', 'source.platform': 'platform', 'source.system': 'system',
+  },
+};
+
+export const EVENT_TYPE_NAMES = {
+  'access.granted': ['通行', 'Access granted'], 'access.denied': ['拒绝通行', 'Access denied'], 'door.opened': ['开门', 'Door opened'],
+  'door.closed': ['关门', 'Door closed'], 'door.forced': ['强行开门', 'Door forced'], 'door.held-open': ['门长时间未关', 'Door held open'],
+  'door.exit-button': ['出门按钮', 'Exit button'], 'doorplate.scan': ['门牌扫码', 'Doorplate scan'], 'doorplate.sos': ['门牌求助', 'Doorplate SOS'],
+  'sensor.smoke': ['烟感报警', 'Smoke'], 'sensor.water': ['水浸报警', 'Water'], 'sensor.gas': ['燃气报警', 'Gas'], 'sensor.fire': ['火警', 'Fire'],
+  'sensor.restored': ['传感器恢复', 'Sensor restored'], 'intrusion.detected': ['入侵', 'Intrusion'], 'device.heartbeat': ['心跳', 'Heartbeat'],
+  'device.tamper': ['设备防拆', 'Device tamper'], 'device.fault': ['设备故障', 'Device fault'], 'camera.tamper': ['摄像机遮挡', 'Camera tamper'],
+  'face.captured': ['人脸抓拍', 'Face captured'], 'plate.captured': ['车牌抓拍', 'Plate captured'], 'person.passed': ['人员通过', 'Person passed'],
+};
+
+export const RULE_NAMES = {
+  'door-forced': ['强行开门', 'Door forced'], 'door-held-open': ['门未关', 'Door held open'], 'watchlist-hit': ['布控命中', 'Watchlist hit'],
+  'access-denied-repeat': ['多次拒绝', 'Repeated denials'], alarm: ['报警', 'Alarm'], 'device-offline': ['设备离线', 'Device offline'],
+  'camera-tamper': ['摄像机遮挡', 'Camera tamper'], 'armed-zone-intrusion': ['周界入侵', 'Intrusion'], 'care-absence': ['关爱未出门', 'Care absence'],
+  'frequent-stranger': ['陌生人频繁出现', 'Frequent stranger'],
+};
+
+export const KIND_NAMES = {
+  'access-controller': ['门禁控制器', 'Access controller'], camera: ['摄像机', 'Camera'], doorplate: ['智能门牌', 'Doorplate'],
+  sensor: ['传感器', 'Sensor'], 'alarm-output': ['声光报警器', 'Alarm output'],
+};
+
+export const RELATION_NAMES = { owner: ['业主', 'Owner'], family: ['家属', 'Family'], tenant: ['租户', 'Tenant'], other: ['其他', 'Other'] };
