@@ -131,6 +131,8 @@ export class Gateway {
     mqttDriver = new MqttDriver(driverContext('mqtt'), broker);
     const drivers: DeviceDriver[] = [mqttDriver];
     // Extension points: each feature adds its construction at its own marker.
+    const { SerialDriver } = await import('../device-drivers/serial/serial-driver.ts');
+    drivers.push(new SerialDriver(driverContext('serial'), { buses: config.serialBuses, bus, identify: (refs) => identifier.identify(refs, clock.now()) }));
     // [ext:serial-driver]
     // [ext:opcua-driver]
     // [ext:camera-driver]
