@@ -134,6 +134,8 @@ export class Gateway {
     const { SerialDriver } = await import('../device-drivers/serial/serial-driver.ts');
     drivers.push(new SerialDriver(driverContext('serial'), { buses: config.serialBuses, bus, identify: (refs) => identifier.identify(refs, clock.now()) }));
     // [ext:serial-driver]
+    const { OpcuaDriver } = await import('../device-drivers/opcua/opcua-driver.ts');
+    drivers.push(new OpcuaDriver(driverContext('opcua'), config.opcuaServers, { pkiDir: resolve(config.storage.dataDir, 'pki'), applicationUri: `urn:gridguard:${config.site.gatewayId}` }));
     // [ext:opcua-driver]
     // [ext:camera-driver]
 
