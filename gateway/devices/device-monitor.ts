@@ -6,6 +6,8 @@ import type { Service } from '../core/service.ts';
 import type { SiteModel } from '../site/site-model.ts';
 import type { Store } from '../store/store.ts';
 
+const PERSIST_SEEN_MS = 10_000;
+
 export interface DeviceState {
   id: string;
   online: boolean;
@@ -28,6 +30,7 @@ export class DeviceMonitor implements Service {
   private startedMs = 0;
   private timer: TimerHandle | null = null;
   private suspended = false;
+  private persistedMs = new Map<string, number>();
 
   constructor(private readonly deps: { site: SiteModel; store: Store; bus: EventBus; clock: Clock; metrics: Metrics; log: Logger; checkEveryMs?: number }) {}
 
@@ -56,16 +59,29 @@ export class DeviceMonitor implements Service {
     this.timer = null;
   }
 
-  /** A sign of life. Resolves when the last-seen time is durable. */
+  /**
+   * A sign of life. Status changes and new device facts are written at once; a bare last-seen
+   * time at most every PERSIST_SEEN_MS, so that a busy device does not cost a row update per event.
+   */
   async seen(deviceId: string, info?: Record<string, unknown>): Promise<void> {
     const state = this.states.get(deviceId);
     if (!state) return;
     const now = this.deps.clock.now();
     state.lastSeenMs = now;
-    if (info) state.info = { ...state.info, ...info };
-    if (!state.online) this.setStatus(state, true, state.pending ? 'connected' : 'back online', now);
+    let changed = false;
+    if (info && Object.keys(info).length > 0) {
+      state.info = { ...state.info, ...info };
+      changed = true;
+    }
+    if (!state.online) {
+      this.setStatus(state, true, state.pending ? 'connected' : 'back online', now);
+      changed = true;
+    }
     state.pending = false;
-    await this.persist(state);
+    if (changed || now - (this.persistedMs.get(deviceId) ?? 0) >= PERSIST_SEEN_MS) {
+      this.persistedMs.set(deviceId, now);
+      await this.persist(state);
+    }
   }
 
   offline(deviceId: string, reason: string): void {
