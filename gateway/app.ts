@@ -137,6 +137,10 @@ export class Gateway {
     const { OpcuaDriver } = await import('../device-drivers/opcua/opcua-driver.ts');
     drivers.push(new OpcuaDriver(driverContext('opcua'), config.opcuaServers, { pkiDir: resolve(config.storage.dataDir, 'pki'), applicationUri: `urn:gridguard:${config.site.gatewayId}` }));
     // [ext:opcua-driver]
+    const { createCameraIntake } = await import('../device-drivers/camera/intake.ts');
+    // Cameras stay MQTT devices (commands, heartbeats); the intake analyses the snapshots of those with a camera section.
+    const cameraIntake = createCameraIntake({ ctx: { ...driverContext('camera'), devices: config.devices.filter((d) => d.kind === 'camera') }, loaded: this.loaded, dataDir, store, mqttDriver });
+    drivers.push(cameraIntake.driver);
     // [ext:camera-driver]
 
     const rules = new RuleEngine({ rules: config.rules, site, identifier, alerts, bus, clock, metrics, log: log.child({ component: 'rules' }) });
@@ -154,6 +158,9 @@ export class Gateway {
     extraServices.push(...consoleParts.services);
     extraRoutes.push(...consoleParts.routes);
     // [ext:console-services]
+    extraRoutes.push(cameraIntake.routes);
+    consoleParts.images.use(cameraIntake.images);
+    // [ext:camera-routes]
     const uplink =
       config.platform && config.platform.enabled
         ? new Uplink({

@@ -1,0 +1,109 @@
+import type { CameraSection } from '../../config/schema/camera.ts';
+import { alignFace, BlazeFaceDetector, faceQuality, type FaceDetection, type FaceQuality } from '../../models/blazeface.ts';
+import { FaceEmbedder } from '../../models/embedding.ts';
+import { cropBox, decodeImage, type Box, type RgbImage } from '../../models/image.ts';
+import { BLAZEFACE_BACK, BLAZEFACE_FRONT, embeddingManifest, PPOCR_DET, PPOCR_REC, type ModelManifest } from '../../models/manifest.ts';
+import { pickPlate, type PlateReading } from '../../models/plates.ts';
+import { PaddleOcr } from '../../models/ppocr.ts';
+import type { ModelRegistry } from '../../models/registry.ts';
+
+export interface AnalyzedFace {
+  detection: FaceDetection;
+  quality: FaceQuality;
+  /** Aligned crop (ArcFace template at cropSize); encoded to JPEG only for the best of an appearance. */
+  crop: RgbImage;
+  /** The 112×112 aligned face for the embedding model, when one is configured. */
+  aligned112: RgbImage | null;
+}
+
+export interface FrameAnalysis {
+  width: number;
+  height: number;
+  faces: AnalyzedFace[];
+  plate: (PlateReading & { crop: RgbImage; box: Box }) | null;
+}
+
+export type FaceModelChoice = 'front' | 'back';
+
+/** Which manifests the configured cameras need: nothing is loaded for a model no camera uses. */
+export function manifestsFor(section: CameraSection, cameras: { detect: string[]; faceModel: FaceModelChoice }[]): ModelManifest[] {
+  const out: ModelManifest[] = [];
+  const withFaces = cameras.filter((c) => c.detect.includes('face'));
+  if (withFaces.some((c) => c.faceModel === 'front')) out.push(BLAZEFACE_FRONT);
+  if (withFaces.some((c) => c.faceModel === 'back')) out.push(BLAZEFACE_BACK);
+  if (cameras.some((c) => c.detect.includes('plate'))) out.push(PPOCR_DET, PPOCR_REC);
+  const e = section.models.embedding;
+  if (e && withFaces.length) out.push(embeddingManifest({ path: e.file, sha256: e.sha256, inputName: e.inputName, outputName: e.outputName, licence: e.licence, threshold: e.matchThreshold }));
+  return out;
+}
+
+/**
+ * The analysis of one snapshot, shared by every camera: decode once (shrink-on-load), detect
+ * faces with the camera's BlazeFace, align their crops, read a plate. Stateless per frame;
+ * tracking and merging across frames belong to the driver.
+ */
+export class FrameAnalyzer {
+  private detectors = new Map<FaceModelChoice, BlazeFaceDetector>();
+  private ocr: PaddleOcr | null = null;
+  readonly embedder: FaceEmbedder | null;
+
+  constructor(
+    registry: ModelRegistry,
+    private readonly section: CameraSection,
+  ) {
+    const faceOptions = { minScore: section.models.faceMinScore, nmsIou: 0.3, maxDetections: 64 };
+    if (registry.has(BLAZEFACE_FRONT.id)) this.detectors.set('front', new BlazeFaceDetector(registry.get(BLAZEFACE_FRONT.id), faceOptions));
+    if (registry.has(BLAZEFACE_BACK.id)) this.detectors.set('back', new BlazeFaceDetector(registry.get(BLAZEFACE_BACK.id), faceOptions));
+    if (registry.has(PPOCR_DET.id) && registry.has(PPOCR_REC.id)) {
+      const t = PPOCR_DET.thresholds;
+      this.ocr = new PaddleOcr(registry.get(PPOCR_DET.id), registry.get(PPOCR_REC.id), {
+        bitmap: t.bitmap!,
+        boxScore: t.boxScore!,
+        unclipRatio: t.unclipRatio!,
+        minSize: t.minSize!,
+        maxCandidates: t.maxCandidates!,
+        maxSide: section.plates.detMaxSide,
+        minLineScore: PPOCR_REC.thresholds.minLineScore!,
+      });
+    }
+    this.embedder = registry.has('face-embedding') ? new FaceEmbedder(registry.get('face-embedding')) : null;
+  }
+
+  decode(jpeg: Buffer): Promise<RgbImage> {
+    return decodeImage(jpeg, this.section.intake.maxSide);
+  }
+
+  async faces(image: RgbImage, model: FaceModelChoice): Promise<AnalyzedFace[]> {
+    const detector = this.detectors.get(model);
+    if (!detector) throw new Error(`face model "${model}" is not loaded`);
+    const detections = await detector.detect(image);
+    const size = this.section.faces.cropSize;
+    return detections.map((detection) => {
+      const crop = alignFace(image, detection, size);
+      const aligned112 = this.embedder ? (size === 112 ? crop : alignFace(image, detection, 112)) : null;
+      return { detection, quality: faceQuality(detection), crop, aligned112 };
+    });
+  }
+
+  async plate(image: RgbImage): Promise<FrameAnalysis['plate']> {
+    if (!this.ocr) throw new Error('plate models are not loaded');
+    const lines = await this.ocr.read(image);
+    const reading = pickPlate(lines, this.section.plates.minConfidence);
+    if (!reading) return null;
+    const xs = reading.line.box.points.map((p) => p[0]);
+    const ys = reading.line.box.points.map((p) => p[1]);
+    const w = Math.max(...xs) - Math.min(...xs), h = Math.max(...ys) - Math.min(...ys);
+    const box = { xmin: Math.min(...xs), ymin: Math.min(...ys), xmax: Math.max(...xs), ymax: Math.max(...ys) };
+    const crop = cropBox(image, { xmin: box.xmin - w * 0.1, ymin: box.ymin - h * 0.3, xmax: box.xmax + w * 0.1, ymax: box.ymax + h * 0.3 });
+    return { ...reading, crop, box };
+  }
+
+  async analyze(jpeg: Buffer, options: { detect: string[]; faceModel: FaceModelChoice }): Promise<FrameAnalysis> {
+    const image = await this.decode(jpeg);
+    const [faces, plate] = await Promise.all([
+      options.detect.includes('face') ? this.faces(image, options.faceModel) : Promise.resolve([]),
+      options.detect.includes('plate') ? this.plate(image) : Promise.resolve(null),
+    ]);
+    return { width: image.width, height: image.height, faces, plate };
+  }
+}

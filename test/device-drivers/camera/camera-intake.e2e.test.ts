@@ -1,0 +1,151 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CameraDriver } from '../../../device-drivers/camera/camera-driver.ts';
+import { connectDevice, startGateway, testSite, TEST_SECRETS, type TestGateway } from '../../helpers/gateway.ts';
+import { waitFor } from '../../helpers/net.ts';
+
+const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
+
+/** A 1280×720 gate frame: grey road, the rendered plate about where a gate camera sees it. */
+async function gateFrame(plateFile: string): Promise<Buffer> {
+  const plate = await sharp(join(fixtures, plateFile)).resize(240).toBuffer();
+  return sharp({ create: { width: 1280, height: 720, channels: 3, background: { r: 88, g: 92, b: 98 } } })
+    .composite([{ input: plate, left: 520, top: 470 }])
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+describe('camera intake end to end: real MQTT and HTTP into a real gateway', () => {
+  let gw: TestGateway;
+  let driver: CameraDriver;
+
+  beforeAll(async () => {
+    const site = await testSite({
+      camera: {
+        faces: { lostAfterSeconds: 2 },
+        plates: { mergeSeconds: 30 },
+        intake: { queueDepth: 2, concurrency: 2 },
+        privacy: { retentionHours: 1, sweepMinutes: 60 },
+      },
+    });
+    site.devices = (site.devices as Record<string, unknown>[]).map((d) =>
+      d.id === 'cam-1'
+        ? { ...d, camera: { detect: ['face', 'plate'], faceModel: 'front', zones: [{ id: 'z-north', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] }] } }
+        : d,
+    );
+    gw = await startGateway(site);
+    driver = gw.gateway.services.drivers.find((d) => d.name === 'camera-driver') as CameraDriver;
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  const events = (type: string) => gw.gateway.services.store.db.prepare('SELECT body FROM events WHERE type = ? ORDER BY received_ms').all(type).map((r: any) => JSON.parse(r.body));
+
+  it('a JPEG published on devices/cam-1/snapshot becomes one plate.captured with the resident identified, zones and a local crop', async () => {
+    const cam = await connectDevice(gw.mqttUrl, 'cam-1');
+    const frame = await gateFrame('plate-blue-12345.png');
+    await cam.publishAsync('devices/cam-1/snapshot', frame, { qos: 1 });
+    const event = await waitFor(() => events('plate.captured').find((e) => e.subjects.plate === '闽A·12345'), 'plate.captured 闽A·12345', 30_000);
+    expect(event.deviceId).toBe('cam-1');
+    expect(event.identity).toMatchObject({ kind: 'resident', personId: 'p1', matchedBy: 'plate' });
+    expect(event.payload.confidence).toBeGreaterThanOrEqual(0.9);
+    expect(event.payload.plateKind).toBe('regular');
+    // The plate sits at y ≈ 0.65–0.75 of the frame: its bottom-centre is in the lower-half zone.
+    expect(event.payload.zones).toEqual(['z-north']);
+    expect(event.place.zone).toBe('z-north');
+    // The picture stays on the gateway: the event carries only the image id.
+    const media = gw.gateway.services.store.db.prepare('SELECT * FROM media WHERE id = ?').get(event.payload.imageId) as any;
+    expect(media).toMatchObject({ kind: 'plate-crop', device_id: 'cam-1', event_id: event.id });
+    expect(existsSync(join(gw.dataDir, 'media', media.path))).toBe(true);
+    expect(JSON.stringify(event)).not.toContain('/9j/'); // no base64 JPEG inside the event
+
+    // The same car still at the barrier: repeats within mergeSeconds are the same passage.
+    await cam.publishAsync('devices/cam-1/snapshot', frame, { qos: 1 });
+    await cam.publishAsync(`devices/cam-1/snapshot/${Date.now()}`, frame, { qos: 1 });
+    await waitFor(async () => (await driver.whenIdle(), true), 'intake idle', 30_000);
+    await waitFor(() => (driver.health()['cam-1/intake']!.framesOk >= 3 ? true : null), 'three frames analysed', 30_000);
+    await driver.whenIdle();
+    expect(events('plate.captured').filter((e) => e.subjects.plate === '闽A·12345')).toHaveLength(1);
+    await cam.endAsync();
+  });
+
+  it('a watchlisted plate (闽A·88888) raises a watchlist-hit alert', async () => {
+    const cam = await connectDevice(gw.mqttUrl, 'cam-1');
+    await cam.publishAsync('devices/cam-1/snapshot', await gateFrame('plate-blue-88888.png'), { qos: 1 });
+    const alert = await waitFor(
+      () => gw.gateway.services.store.alerts.list().find((a) => a.ruleId === 'watchlist-hit' && a.deviceId === 'cam-1'),
+      'watchlist alert for 闽A·88888',
+      30_000,
+    );
+    expect(alert.severity).toBe('high');
+    expect(alert.message).toContain('闽A·88888');
+    expect(alert.details).toMatchObject({ watchEntry: 'w2', matchedBy: 'plate' });
+    await cam.endAsync();
+  });
+
+  it('faces over several snapshots make one face.captured per appearance, with the best aligned crop', async () => {
+    const cam = await connectDevice(gw.mqttUrl, 'cam-1');
+    const astronaut = readFileSync(join(fixtures, 'astronaut.jpg'));
+    for (let i = 0; i < 3; i++) await cam.publishAsync('devices/cam-1/snapshot', astronaut, { qos: 1 });
+    const face = await waitFor(() => events('face.captured')[0], 'face.captured', 30_000);
+    expect(face.payload.frames).toBe(3);
+    expect(face.payload.identified).toBe(false); // no embedding model configured
+    expect(face.subjects).toEqual({});
+    const crop = await gw.gateway.services.store.db.prepare('SELECT * FROM media WHERE id = ?').get(face.payload.imageId) as any;
+    const meta = await sharp(join(gw.dataDir, 'media', crop.path)).metadata();
+    expect([meta.width, meta.height]).toEqual([112, 112]);
+    // Still one appearance after the track ended.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(events('face.captured')).toHaveLength(1);
+    await cam.endAsync();
+  });
+
+  it('an HTTP multipart alarm picture is stored as a camera event with the zones of its box', async () => {
+    const form = new FormData();
+    form.append('event', JSON.stringify({ type: 'intrusion.detected', box: [0.4, 0.55, 0.5, 0.9], rule: 'line-crossing' }));
+    form.append('picture', new Blob([readFileSync(join(fixtures, 'chelsea.jpg'))], { type: 'image/jpeg' }), 'alarm.jpg');
+    const auth = `Basic ${Buffer.from(`cam-1:${TEST_SECRETS['cam-1']}`).toString('base64')}`;
+    const refused = await fetch(`${gw.httpUrl}/api/cameras/cam-1/snapshots`, { method: 'POST', body: form, headers: { authorization: 'Basic ' + Buffer.from('cam-1:wrong').toString('base64') } });
+    expect(refused.status).toBe(401);
+    const accepted = await fetch(`${gw.httpUrl}/api/cameras/cam-1/snapshots`, { method: 'POST', body: form, headers: { authorization: auth } });
+    expect(accepted.status).toBe(202);
+    const event = await waitFor(() => events('intrusion.detected').find((e) => e.deviceId === 'cam-1'), 'intrusion event', 30_000);
+    expect(event.payload).toMatchObject({ source: 'camera', rule: 'line-crossing', zones: ['z-north'], armedZones: ['z-north'], via: 'http-push' });
+    expect(event.place.zone).toBe('z-north');
+  });
+
+  it('bad snapshots are refused and counted without affecting other devices', async () => {
+    const cam = await connectDevice(gw.mqttUrl, 'cam-1');
+    await cam.publishAsync('devices/cam-1/snapshot', Buffer.from('not a jpeg'), { qos: 1 });
+    await cam.publishAsync('devices/cam-1/snapshot/yesterday', await gateFrame('plate-blue-12345.png'), { qos: 1 });
+    // Starts like a JPEG, then garbage: refused by the decoder, after queueing.
+    await cam.publishAsync('devices/cam-1/snapshot', Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(100, 7)]), { qos: 1 });
+    const rejected = await waitFor(async () => {
+      const r = await gw.gateway.metrics.rejectedSummary();
+      return r['mqtt/not-an-image'] && r['mqtt/invalid-topic'] && r['camera/undecodable-snapshot'] ? r : null;
+    }, 'rejections counted', 30_000);
+    expect(rejected['mqtt/not-an-image']).toBe(1);
+    const door = await connectDevice(gw.mqttUrl, 'ac-1');
+    await door.publishAsync('devices/ac-1/events', JSON.stringify({ type: 'door.opened' }), { qos: 1 });
+    await waitFor(() => events('door.opened').length === 1, 'door event still accepted');
+    await door.endAsync();
+    await cam.endAsync();
+  });
+
+  it('a burst beyond the queue depth drops the oldest frames and counts them', async () => {
+    const frame = await gateFrame('plate-green-D12345.png');
+    const before = driver.dropped('cam-1');
+    // Ten frames in one turn of the event loop: one goes straight to analysis, two wait, seven are dropped.
+    for (let i = 0; i < 10; i++) driver.enqueue('cam-1', frame, 'mqtt');
+    expect(driver.dropped('cam-1') - before).toBe(7);
+    await driver.whenIdle();
+    const nev = await waitFor(() => events('plate.captured').find((e) => e.subjects.plate === '闽A·D12345'), 'green plate', 30_000);
+    expect(nev.payload.plateKind).toBe('new-energy-small');
+    const metrics = await gw.gateway.metrics.registry.getSingleMetricAsString('gridguard_camera_frames_total');
+    expect(metrics).toMatch(/outcome="dropped"} 7/);
+  });
+});
