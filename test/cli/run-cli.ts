@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -48,3 +51,24 @@ export const INIT_FLAGS = [
   '--mqtt-port',
   '0',
 ];
+
+/** A fresh site from `init`, with a gate and a house added by hand as an installer would. */
+export async function commissionedSite(): Promise<{ dir: string; file: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'gg-cli-'));
+  const init = await runCli(['init', 'site.yaml', ...INIT_FLAGS, '--data-dir', join(dir, 'data')], { cwd: dir });
+  if (init.code !== 0) throw new Error(init.stderr);
+  const file = join(dir, 'site.yaml');
+  const text = readFileSync(file, 'utf8')
+    .replace('  gates: []\n', '  gates:\n    - { id: gate-1, name: 1号门, addressCode: "AC35010200001" }   # east gate, installer note\n')
+    .replace('  buildings: []\n', '  buildings:\n    - { id: b1, name: 1号楼, units: [{ id: u1, name: 1单元, houses: [{ id: h101, name: "101", addressCode: "AC3501020101101" }] }] }\n');
+  writeFileSync(file, text);
+  return { dir, file };
+}
+
+/** The password line of `devices provision` output. */
+export function printedSecret(stdout: string): string {
+  const match = /^ {2}password: +(\S+)$/m.exec(stdout);
+  if (!match) throw new Error(`no password in:\n${stdout}`);
+  return match[1]!;
+}
+
