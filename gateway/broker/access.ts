@@ -35,3 +35,12 @@ export function mayForward(who: Principal | undefined, topic: string): boolean {
   if (who.role === 'bench') return !inGatewayTree(topic);
   return true;
 }
+
+/**
+ * [MQTT-1.5.3-1] ill-formed UTF-8 and [MQTT-1.5.3-2] U+0000 must close the connection. The packet
+ * parser decodes without checking, turning bad bytes into U+FFFD, so a topic holding U+FFFD is
+ * treated as ill-formed (no real topic uses the replacement character).
+ */
+export function isWellFormedTopic(topic: string): boolean {
+  return !/[\u0000\uFFFD]/.test(topic);
+}

@@ -9,7 +9,7 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Service } from '../core/service.ts';
-import { mayForward, mayPublish, maySubscribe, type Principal } from './access.ts';
+import { isWellFormedTopic, mayForward, mayPublish, maySubscribe, type Principal } from './access.ts';
 import { MalformedLengthError, MqttFrameGuard, PacketTooLargeError } from './frame-guard.ts';
 import { PublishRateLimiter } from './rate-limit.ts';
 
@@ -146,6 +146,11 @@ export class EmbeddedBroker implements Service {
       },
       authorizePublish: (client, packet, done) => {
         if (!client) return done(packet.topic.startsWith('$') ? new Error('$ topics are reserved') : null);
+        if (!isWellFormedTopic(packet.topic)) {
+          reject('bad-utf8-topic');
+          log.warn({ clientId: loggableId(client) }, 'mqtt: PUBLISH topic is not well-formed UTF-8 or holds U+0000, closing the connection [MQTT-1.5.3-1]');
+          return done(new Error('ill-formed topic'));
+        }
         const who = principals.get(client);
         if (!who || !mayPublish(who, packet.topic)) {
           reject('acl-publish');
@@ -182,6 +187,11 @@ export class EmbeddedBroker implements Service {
         return packet;
       },
       authorizeSubscribe: (client, sub, done) => {
+        if (!isWellFormedTopic(sub.topic)) {
+          reject('bad-utf8-topic');
+          log.warn({ clientId: loggableId(client) }, 'mqtt: SUBSCRIBE filter is not well-formed UTF-8 or holds U+0000, closing the connection [MQTT-1.5.3-1]');
+          return done(new Error('ill-formed topic filter'), null);
+        }
         const who = principals.get(client);
         if (!who || !maySubscribe(who, sub.topic)) {
           reject('acl-subscribe');
