@@ -166,7 +166,10 @@ export class Uplink implements Service {
   start(): void {
     this.stopping = false;
     this.registerMetrics();
+    // Seqs only grow, even across crashes: skip past anything a previous run may have used
+    // (it records its seq every 100 acknowledged envelopes) and record the new start at once.
     this.envelopeSeq = Number(this.deps.store.meta.get('uplink.envelopeSeq') ?? 0) + 1000;
+    this.deps.store.meta.set('uplink.envelopeSeq', String(this.envelopeSeq));
     this.tokens = this.deps.config.drainMaxItemsPerSecond;
     this.tokensAtMs = this.deps.clock.now();
     this.offWake = this.deps.bus.on('outbox.enqueued', () => this.drain());
