@@ -38,6 +38,8 @@ async function main(): Promise<void> {
     allowAnonymous: !userName,
     ...(userName ? { userManager: { isValidUser: (u: string, p: string) => u === userName && p === password } } : {}),
     buildInfo: { productName: 'gridguard-fixture', buildNumber: '1' },
+    // Exception-based like an alarm panel: every change is reported, none folded into a sampling window.
+    serverCapabilities: { minSupportedSampleRate: 0 },
   });
   await server.initialize();
   const addressSpace = server.engine.addressSpace!;
