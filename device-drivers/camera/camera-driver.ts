@@ -125,6 +125,16 @@ export class CameraDriver implements DeviceDriver {
     this.deps.media.stop();
   }
 
+  /** The face gallery (residents and watchlist faces), when an embedding model is configured. */
+  get gallery(): FaceGallery | null {
+    return this.deps.gallery;
+  }
+
+  /** The loaded embedding model, if any: enrolment computes vectors with the same model. */
+  get embedder(): FrameAnalyzer['embedder'] {
+    return this.analyzer?.embedder ?? null;
+  }
+
   handles(deviceId: string): boolean {
     return this.cameras.has(deviceId);
   }

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeImage } from '../../models/image.ts';
+import { PPOCR_DET, PPOCR_REC } from '../../models/manifest.ts';
+import { pickPlate } from '../../models/plates.ts';
+import { ctcDecode, DICTIONARY_ENTRIES, loadDictionary, minAreaRect, PaddleOcr, unclip } from '../../models/ppocr.ts';
+import { loadModel, type LoadedModel } from '../../models/registry.ts';
+
+const fixtures = join(import.meta.dirname, '..', 'fixtures', 'images');
+
+describe('PP-OCRv4 dictionary and CTC', () => {
+  let rec: LoadedModel;
+  beforeAll(async () => {
+    rec = await loadModel(PPOCR_REC, {});
+  });
+
+  it('loads 6623 keys without trimming: entry 5709 is U+3000 and the classes are blank + keys + space', () => {
+    const text = rec.assets.dictionary!.toString('utf8');
+    const classes = loadDictionary(text);
+    expect(classes).toHaveLength(DICTIONARY_ENTRIES + 2);
+    expect(classes[0]).toBe('');
+    expect(classes[5709 + 1]).toBe('\u3000');
+    expect(classes[DICTIONARY_ENTRIES + 1]).toBe(' ');
+    for (const ch of '闽粤京·0123456789ABCDEFGHJKLMNPQRSTUVWXYZ挂学警港澳') expect(classes.indexOf(ch)).toBeGreaterThan(0);
+    // The pitfall: trimming lines drops U+3000 and shifts every later class.
+    const trimmed = text.split('\n').map((l) => l.trim()).filter(Boolean).join('\n');
+    expect(() => loadDictionary(trimmed)).toThrow(/expected 6623 entries, found 6622/);
+  });
+
+  it('greedy CTC drops blanks and repeats and averages the kept maxima', () => {
+    const dict = ['', 'a', 'b'];
+    // steps: a a blank a b b  → "aab"
+    const rows = [[0.1, 0.8, 0.1], [0.1, 0.6, 0.3], [0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.3, 0.1, 0.6]];
+    const { text, score } = ctcDecode(Float32Array.from(rows.flat()), 6, 3, 0, dict);
+    expect(text).toBe('aab');
+    expect(score).toBeCloseTo((0.8 + 0.7 + 0.8) / 3);
+  });
+});
+
+describe('DB geometry', () => {
+  it('minAreaRect orders tl, tr, br, bl and finds the short side of a rotated rectangle', () => {
+    const pts: [number, number][] = [];
+    const angle = (20 * Math.PI) / 180;
+    for (let u = 0; u <= 40; u++) for (let v = 0; v <= 10; v++) pts.push([100 + u * Math.cos(angle) - v * Math.sin(angle), 50 + u * Math.sin(angle) + v * Math.cos(angle)]);
+    const { box, shortSide } = minAreaRect(pts);
+    expect(shortSide).toBeCloseTo(10, 5);
+    expect(box[0][0]).toBeLessThan(box[1][0]);
+    expect(box[3][1]).toBeGreaterThan(box[0][1]);
+  });
+
+  it('unclip grows a box by area·ratio/perimeter', () => {
+    const grown = unclip([[0, 0], [100, 0], [100, 20], [0, 20]], 1.5);
+    const d = (100 * 20 * 1.5) / 240; // 12.5
+    const xs = grown.map((p) => p[0]), ys = grown.map((p) => p[1]);
+    expect(Math.min(...xs)).toBeCloseTo(-d, 0);
+    expect(Math.max(...ys)).toBeCloseTo(20 + d, 0);
+  });
+});
+
+describe('plates read exactly from rendered images', () => {
+  let ocr: PaddleOcr;
+  beforeAll(async () => {
+    const t = PPOCR_DET.thresholds;
+    ocr = new PaddleOcr(await loadModel(PPOCR_DET, {}), await loadModel(PPOCR_REC, {}), {
+      bitmap: t.bitmap!, boxScore: t.boxScore!, unclipRatio: t.unclipRatio!, minSize: t.minSize!, maxCandidates: t.maxCandidates!, maxSide: 960, minLineScore: 0.5,
+    });
+  });
+
+  const cases = [
+    ['plate-blue-12345.png', '闽A·12345', 'regular'],
+    ['plate-green-D12345.png', '闽A·D12345', 'new-energy-small'],
+    ['plate-blue-88888.png', '闽A·88888', 'regular'],
+  ] as const;
+
+  for (const [file, plate, kind] of cases) {
+    it(`${file} → ${plate}`, async () => {
+      const image = await decodeImage(readFileSync(join(fixtures, file)), 1280);
+      const reading = pickPlate(await ocr.read(image), 0.9);
+      expect(reading).toMatchObject({ plate, kind });
+    });
+
+    it(`${file} inside a 720p frame → ${plate}`, async () => {
+      const frame = await sharp({ create: { width: 1280, height: 720, channels: 3, background: { r: 80, g: 85, b: 90 } } })
+        .composite([{ input: await sharp(join(fixtures, file)).resize(220).toBuffer(), left: 300, top: 420 }])
+        .jpeg({ quality: 85 })
+        .toBuffer();
+      const reading = pickPlate(await ocr.read(await decodeImage(frame, 1280)), 0.9);
+      expect(reading?.plate).toBe(plate);
+      const xs = reading!.line.box.points.map((p) => p[0]);
+      expect(Math.min(...xs)).toBeGreaterThan(280);
+      expect(Math.max(...xs)).toBeLessThan(540);
+    });
+  }
+
+  it('finds no plate in a picture without one', async () => {
+    const image = await decodeImage(readFileSync(join(fixtures, 'chelsea.jpg')), 1280);
+    expect(pickPlate(await ocr.read(image), 0.9)).toBeNull();
+  });
+});
