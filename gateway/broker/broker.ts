@@ -158,8 +158,6 @@ export class EmbeddedBroker implements Service {
           return done(new Error(`not allowed to publish to ${packet.topic}`));
         }
         const proceed = () => {
-          // A throttled packet whose client has gone since: drop it unacknowledged, the device still owns it.
-          if (client.closed) return done(new Error('client disconnected while throttled'));
           // aedes sends a QoS 1 PUBACK before the published hook runs, so the pipeline must have the
           // event before we let the packet on: a PUBACK then means "stored". QoS 2 is handed off in
           // published, after aedes has discarded retransmitted duplicates and before the PUBREC.
@@ -175,8 +173,13 @@ export class EmbeddedBroker implements Service {
           );
         };
         const wait = admit(client);
-        if (wait) wait.then(proceed);
-        else proceed();
+        if (!wait) return proceed();
+        wait.then(() => {
+          // A throttled packet whose client has gone since: drop it unacknowledged, the device still
+          // owns it and resends. Not the will, which aedes publishes precisely because the client went.
+          if (client.closed && packet !== (client as unknown as { will?: unknown }).will) return done(new Error('client disconnected while throttled'));
+          proceed();
+        });
       },
       authorizeForward: (client, packet) => {
         if (!mayForward(principals.get(client), packet.topic)) return null;
