@@ -110,7 +110,12 @@ export const ReaderDeviceSchema = z
   .strict();
 
 /** How a device on a serial bus is reached: a Modbus RTU slave or a framed card reader. */
-export const SerialDeviceSchema = z.discriminatedUnion('protocol', [ModbusDeviceSchema, ReaderDeviceSchema]);
+export const SerialDeviceSchema = z
+  // The protocol is checked first so that a typo says which protocols exist, not "no allowed form".
+  .looseObject({ protocol: z.enum(['modbus-rtu', ...READER_PROTOCOLS]) })
+  .pipe(z.discriminatedUnion('protocol', [ModbusDeviceSchema, ReaderDeviceSchema]))
+  // Editors (npm run schema) still get every field of both forms.
+  .meta({ oneOf: [ModbusDeviceSchema, ReaderDeviceSchema].map((s) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' })).map(({ $schema: _, ...rest }) => rest) });
 
 export type SerialBusConfig = z.infer<typeof SerialBusSchema>;
 export type SerialDeviceConfig = z.infer<typeof SerialDeviceSchema>;

@@ -1,6 +1,7 @@
 import type { SerialBusConfig } from '../../config/schema/serial.ts';
 import type { EventBus } from '../../gateway/core/bus.ts';
 import type { CommandResult, DeviceCommand, DeviceDriver, DriverContext, LinkHealth } from '../driver.ts';
+import { EVENTS_BY_KIND } from '../mqtt/payloads.ts';
 import { AlarmOutput } from './alarm-output.ts';
 import { READER_CODECS } from './codecs/index.ts';
 import type { ReaderCodec } from './codecs/reader-codec.ts';
@@ -70,6 +71,10 @@ export class SerialDriver implements DeviceDriver {
       const deps = { device, busConfig, bus, ctx };
       let polled: PolledDevice;
       if (serial.protocol === 'modbus-rtu') {
+        for (const point of serial.points)
+          for (const type of [point.on, point.off])
+            if (type && !EVENTS_BY_KIND[device.kind].includes(type))
+              ctx.log.warn({ deviceId: device.id }, `serial device ${device.id}: a ${device.kind} does not usually report ${type} (point ${point.name ?? `${point.table} ${point.address}`}); check the kind`);
         const modbus = new ModbusDevice(deps);
         polled = modbus;
         if (serial.alarm) this.alarms.push(new AlarmOutput({ siren: modbus, config: serial.alarm, bus: options.bus, ctx }));
