@@ -45,6 +45,9 @@ export class ServerLink {
   readonly problems = new Map<string, NodeProblem>();
   /** Bumped on every (re)subscription; tests and the bench read it to know the link was rebuilt. */
   subscriptionsCreated = 0;
+  /** Connection attempts so far, and the delay chosen before the next one (backoff, for tests and status). */
+  attempts = 0;
+  retryDelayMs = 0;
   private live: Live | null = null;
   private generation = 0;
   private running = false;
@@ -146,6 +149,7 @@ export class ServerLink {
   private async connect(): Promise<void> {
     if (!this.running) return;
     const generation = ++this.generation;
+    this.attempts++;
     const { OPCUAClient, MessageSecurityMode, SecurityPolicy, UserTokenType } = this.deps.opcua;
     const config = this.config;
     const client = OPCUAClient.create({
@@ -341,10 +345,12 @@ export class ServerLink {
     const delay = wasConnected ? this.config.reconnectMinMs : Math.min(this.config.reconnectMaxMs, this.config.reconnectMinMs * 2 ** Math.min(this.failures, 16));
     this.failures = wasConnected ? 0 : this.failures + 1;
     if (live) void this.dispose(live, false);
+    // Jitter, so that the links of several gateways do not hammer a restarted server in step.
+    this.retryDelayMs = Math.round(delay * (0.8 + Math.random() * 0.4));
     this.retryTimer = this.ctx.clock.setTimeout(() => {
       this.retryTimer = null;
       void this.connect();
-    }, delay * (0.8 + Math.random() * 0.4));
+    }, this.retryDelayMs);
   }
 
   /** Closes what is left of a client; bounded, as a dead server never answers CloseSession. */

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { DeviceSchema } from '../../../config/schema/devices.ts';
 import { OpcuaServerSchema, type OpcuaServerConfig } from '../../../config/schema/opcua.ts';
 import type { DriverContext } from '../../../device-drivers/driver.ts';
-import { systemClock } from '../../../gateway/core/clock.ts';
+import { systemClock, type Clock } from '../../../gateway/core/clock.ts';
 import { Metrics } from '../../../gateway/core/metrics.ts';
 import type { DeviceConfig } from '../../../config/schema/devices.ts';
 import type { DeviceEventInput } from '../../../gateway/core/model.ts';
@@ -22,7 +22,7 @@ export class RecordingContext {
   readonly metrics = new Metrics();
   readonly ctx: DriverContext;
 
-  constructor(devices: DeviceConfig[], onIngest?: (input: DeviceEventInput) => void) {
+  constructor(devices: DeviceConfig[], onIngest?: (input: DeviceEventInput) => void, clock: Clock = systemClock) {
     const log = pino({ level: 'debug' }, { write: (line: string) => void this.logLines.push(JSON.parse(line)) });
     this.ctx = {
       devices,
@@ -33,7 +33,7 @@ export class RecordingContext {
       },
       deviceSeen: async (id) => void this.seen.push(id),
       deviceOffline: (id, reason) => void this.offline.push({ deviceId: id, reason }),
-      clock: systemClock,
+      clock,
       metrics: this.metrics,
       log,
     };

@@ -85,6 +85,15 @@ export class OpcuaFixture {
     return this.kill();
   }
 
+  /** A frozen alarm host: the process stops answering but its sockets stay open. */
+  freeze(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   set(node: string, value: boolean | number): Promise<Record<string, unknown>> {
     return this.request({ op: 'set', node, value });
   }

@@ -62,9 +62,9 @@ describe('OPC-UA driver against a real node-opcua server in a child process', ()
       acceptUnknownServerCertificate: true,
       publishingIntervalMs: 50,
       samplingIntervalMs: 0,
-      keepAliveCount: 5,
+      keepAliveCount: 10,
       lifetimeCount: 60,
-      requestTimeoutMs: 3_000,
+      requestTimeoutMs: 5_000,
       reconnectMinMs: 100,
       reconnectMaxMs: 1_000,
     });
@@ -145,7 +145,9 @@ describe('OPC-UA driver against a real node-opcua server in a child process', ()
 
   it('after the server is killed and restarted on the same port, the subscription and every item come back', async () => {
     const link = driver.link('alarm-host')!;
-    for (let cycle = 1; cycle <= 2; cycle++) {
+    // One restart keeps the file quick; the frozen-server test below rebuilds the same link a second time.
+    const restarts = 1;
+    for (let cycle = 1; cycle <= restarts; cycle++) {
       await fixture.set('Perimeter.Zone1.Alarm', true);
       await waitFor(() => eventsOf('perimeter-1').filter((e) => e.type === 'intrusion.detected' && e.zone === 'z-north').length === cycle + 1, `zone 1 alarm before outage ${cycle}`);
       const subscriptions = link.subscriptionsCreated;
@@ -184,4 +186,24 @@ describe('OPC-UA driver against a real node-opcua server in a child process', ()
       expect(await fixture.get('Relay.Siren')).toBe(true);
     }
   }, 240_000);
+
+  it('a frozen server (process stopped, socket open) is detected by the keep-alive watchdog and rebuilt when it thaws', async () => {
+    const link = driver.link('alarm-host')!;
+    const reconnects = driver.health()['alarm-host']!.reconnects;
+    const subscriptions = link.subscriptionsCreated;
+    fixture.freeze();
+    try {
+      await waitFor(() => !driver.health()['alarm-host']!.connected, 'watchdog noticing the silence', 60_000);
+      expect(driver.health()['alarm-host']!.detail).toMatch(/no keep-alive for \d+ s|connection|timeout/i);
+    } finally {
+      fixture.thaw();
+    }
+    await waitFor(() => driver.health()['alarm-host']!.connected, 'reconnected after thaw', 60_000);
+    expect(driver.health()['alarm-host']!.reconnects).toBe(reconnects + 1);
+    expect(link.subscriptionsCreated).toBe(subscriptions + 1);
+    const before = rec.events.length;
+    await fixture.set('Perimeter.Zone2.Alarm', false);
+    await fixture.set('Perimeter.Zone2.Alarm', true);
+    await waitFor(() => rec.events.slice(before).find((e) => e.type === 'intrusion.detected' && e.zone === 'z-south'), 'events after thaw');
+  }, 180_000);
 });
