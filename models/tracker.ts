@@ -14,13 +14,15 @@ export interface Appearance<T> {
   /** Where it was last seen: matching follows a moving face, not where its best crop was. */
   lastBox: Box;
   best: Sighting<T>;
+  /** Already reported while still in view (a face that stays): its end is not reported again. */
+  reported: boolean;
 }
 
 /**
  * Follows objects across the consecutive frames of one camera by box overlap (greedy IoU
  * matching) so that a face standing in front of a door station is one appearance, not one
- * per frame. An appearance ends when its track has not been matched for lostAfterMs; only then
- * is it reported, with the best-quality sighting.
+ * per frame. An appearance is reported once, with its best-quality sighting: when its track has
+ * not been matched for lostAfterMs, or earlier through takeDue() when it stays in view.
  */
 export class IouTracker<T> {
   private tracks: Appearance<T>[] = [];
@@ -53,7 +55,7 @@ export class IouTracker<T> {
     }
     sightings.forEach((s, si) => {
       if (usedSightings.has(si)) return;
-      this.tracks.push({ trackId: this.nextId++, firstSeenMs: nowMs, lastSeenMs: nowMs, frames: 1, lastBox: s.box, best: s });
+      this.tracks.push({ trackId: this.nextId++, firstSeenMs: nowMs, lastSeenMs: nowMs, frames: 1, lastBox: s.box, best: s, reported: false });
     });
     return this.expire(nowMs);
   }
@@ -62,14 +64,24 @@ export class IouTracker<T> {
   expire(nowMs: number): Appearance<T>[] {
     const ended = this.tracks.filter((t) => nowMs - t.lastSeenMs >= this.options.lostAfterMs);
     if (ended.length) this.tracks = this.tracks.filter((t) => !ended.includes(t));
-    return ended;
+    return ended.filter((t) => !t.reported);
+  }
+
+  /**
+   * Appearances in view for at least afterMs and not yet reported: someone who stays in front
+   * of a camera is reported once, with the best sighting so far, instead of only when they leave.
+   */
+  takeDue(nowMs: number, afterMs: number): Appearance<T>[] {
+    const due = this.tracks.filter((t) => !t.reported && nowMs - t.firstSeenMs >= afterMs);
+    for (const t of due) t.reported = true;
+    return due;
   }
 
   /** Ends every open track (camera stopping). */
   flush(): Appearance<T>[] {
     const all = this.tracks;
     this.tracks = [];
-    return all;
+    return all.filter((t) => !t.reported);
   }
 
   get open(): number {

@@ -59,11 +59,12 @@ export const CameraSectionSchema = z
       .object({
         trackIou: z.number().min(0.01).max(1).default(0.3).describe('Overlap that continues a face track across frames'),
         lostAfterSeconds: z.number().min(0.1).max(600).default(3).describe('A track unseen this long ends: one face.captured per appearance'),
+        reportAfterSeconds: z.number().min(0.1).max(3600).default(5).describe('A face still in view this long is reported then (best crop so far), not only when it leaves'),
         minQuality: z.number().min(0).max(1).default(0.2),
         cropSize: z.number().int().min(64).max(512).default(112),
       })
       .strict()
-      .default({ trackIou: 0.3, lostAfterSeconds: 3, minQuality: 0.2, cropSize: 112 }),
+      .default({ trackIou: 0.3, lostAfterSeconds: 3, reportAfterSeconds: 5, minQuality: 0.2, cropSize: 112 }),
     plates: z
       .object({
         minConfidence: z.number().min(0).max(1).default(0.9).describe('Mean CTC confidence a plate reading needs'),

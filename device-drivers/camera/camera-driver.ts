@@ -250,7 +250,8 @@ export class CameraDriver implements DeviceDriver {
         .map((f) => ({ box: f.detection.box, quality: f.quality.score, item: { ...f, capturedMs: frame.capturedMs, width: image.width, height: image.height } }));
       // Frame time, not analysis time: a backlog must not split one appearance into several.
       const ended = camera.tracker.update(frame.receivedMs, sightings);
-      await this.reportFaces(camera, ended);
+      const due = camera.tracker.takeDue(frame.receivedMs, this.deps.section.faces.reportAfterSeconds * 1000);
+      await this.reportFaces(camera, [...ended, ...due]);
       this.armExpiry(camera);
     }
     if (plate && camera.passages.accept(plate.plate, frame.capturedMs)) {

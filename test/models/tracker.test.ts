@@ -27,6 +27,19 @@ describe('IoU tracker: one appearance per face', () => {
     expect(ended.map((a) => [a.best.item, a.frames])).toEqual([['a', 2], ['b', 2], ['c', 1]]);
   });
 
+  it('reports a face that stays in view once, after afterMs, and not again when it leaves', () => {
+    const tracker = new IouTracker<string>({ minIou: 0.3, lostAfterMs: 500 });
+    tracker.update(0, [{ box: box(0), quality: 0.5, item: 'a' }]);
+    expect(tracker.takeDue(100, 1000)).toEqual([]);
+    tracker.update(1000, [{ box: box(2), quality: 0.7, item: 'b' }]);
+    const [due] = tracker.takeDue(1000, 1000);
+    expect(due).toMatchObject({ frames: 2, best: { item: 'b' } });
+    tracker.update(1200, [{ box: box(4), quality: 0.9, item: 'c' }]);
+    expect(tracker.takeDue(1300, 1000)).toEqual([]);
+    expect(tracker.update(2000, [])).toEqual([]); // ended, already reported
+    expect(tracker.open).toBe(0);
+  });
+
   it('flush ends every open appearance', () => {
     const tracker = new IouTracker<number>({ minIou: 0.3, lostAfterMs: 500 });
     tracker.update(0, [{ box: box(0), quality: 1, item: 1 }]);

@@ -1,8 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CameraDriver } from '../../../device-drivers/camera/camera-driver.ts';
+import { alignFace, BlazeFaceDetector } from '../../../models/blazeface.ts';
+import { decodeImage } from '../../../models/image.ts';
+import { BLAZEFACE_FRONT } from '../../../models/manifest.ts';
+import { loadModel } from '../../../models/registry.ts';
+import { writeTinyEmbeddingModel } from '../../models/tiny-embedding.ts';
 import { connectDevice, startGateway, testSite, TEST_SECRETS, type TestGateway } from '../../helpers/gateway.ts';
 import { waitFor } from '../../helpers/net.ts';
 
@@ -58,7 +66,8 @@ describe('camera intake end to end: real MQTT and HTTP into a real gateway', () 
     expect(event.payload.zones).toEqual(['z-north']);
     expect(event.place.zone).toBe('z-north');
     // The picture stays on the gateway: the event carries only the image id.
-    const media = gw.gateway.services.store.db.prepare('SELECT * FROM media WHERE id = ?').get(event.payload.imageId) as any;
+    // The crop is linked to its event right after the event commits.
+    const media = await waitFor(() => gw.gateway.services.store.db.prepare('SELECT * FROM media WHERE id = ? AND event_id IS NOT NULL').get(event.payload.imageId) as any, 'crop linked to its event');
     expect(media).toMatchObject({ kind: 'plate-crop', device_id: 'cam-1', event_id: event.id });
     expect(existsSync(join(gw.dataDir, 'media', media.path))).toBe(true);
     expect(JSON.stringify(event)).not.toContain('/9j/'); // no base64 JPEG inside the event
@@ -148,4 +157,74 @@ describe('camera intake end to end: real MQTT and HTTP into a real gateway', () 
     const metrics = await gw.gateway.metrics.registry.getSingleMetricAsString('gridguard_camera_frames_total');
     expect(metrics).toMatch(/outcome="dropped"} 7/);
   });
+});
+
+describe('camera intake: snapshot-URL polling and the embedding slot (plumbing, not recognition quality)', () => {
+  let gw: TestGateway;
+  let server: Server;
+  let serving = false;
+  let polls = 0;
+
+  beforeAll(async () => {
+    const astronaut = readFileSync(join(fixtures, 'astronaut.jpg'));
+    server = createServer((req, res) => {
+      polls++;
+      if (req.url !== '/snap.jpg' || !serving) return void res.writeHead(503).end();
+      res.writeHead(200, { 'content-type': 'image/jpeg' }).end(astronaut);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), 'gg-emb-'));
+    const model = writeTinyEmbeddingModel(dir);
+    const site = await testSite({
+      camera: {
+        models: { embedding: { file: model.path, sha256: model.sha256, licence: 'test model built by the test', matchThreshold: 0.95 } },
+        // The polled face never leaves: it is reported after reportAfterSeconds in view.
+        faces: { lostAfterSeconds: 1, reportAfterSeconds: 1 },
+      },
+      watchlist: [{ id: 'w3', subject: { type: 'face', value: 'face-astro' }, level: 'critical', reason: '测试布控人脸' }],
+    });
+    site.devices = (site.devices as Record<string, unknown>[]).map((d) =>
+      d.id === 'cam-1' ? { ...d, camera: { detect: ['face'], faceModel: 'front', snapshotUrl: `http://127.0.0.1:${port}/snap.jpg`, pollSeconds: 0.3 } } : d,
+    );
+    gw = await startGateway(site);
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    server?.close();
+  });
+
+  it('polls the snapshot URL, counts failures, and a face matching an enrolled watchlist face raises an alert', async () => {
+    const driver = gw.gateway.services.drivers.find((d) => d.name === 'camera-driver') as CameraDriver;
+    // The camera answers 503 until the face is enrolled: failed polls are counted, polling goes on.
+    await waitFor(async () => (await gw.gateway.metrics.rejectedSummary())['camera/poll-http-status'], 'failed poll counted');
+
+    const detector = new BlazeFaceDetector(await loadModel(BLAZEFACE_FRONT, {}), { minScore: 0.75, nmsIou: 0.3, maxDetections: 64 });
+    const image = await decodeImage(readFileSync(join(fixtures, 'astronaut.jpg')), 1280);
+    const [face] = await detector.detect(image);
+    await driver.gallery!.enroll('face-astro', await driver.embedder!.embed(alignFace(image, face!, 112)), 'face-embedding', Date.now());
+    serving = true;
+
+    const alert = await waitFor(
+      () => gw.gateway.services.store.alerts.list().find((a) => a.ruleId === 'watchlist-hit' && a.deviceId === 'cam-1'),
+      'watchlist alert for the enrolled face',
+      30_000,
+    ).catch((e) => {
+      console.log(gw.gateway.services.store.db.prepare("SELECT body FROM events WHERE device_id = 'cam-1'").all());
+      console.log(readFileSync(gw.logFile, 'utf8').split('\n').filter((l) => /camera|model/.test(l)).slice(-10).join('\n'));
+      throw e;
+    });
+    expect(alert.severity).toBe('critical');
+    expect(alert.details).toMatchObject({ watchEntry: 'w3', matchedBy: 'face' });
+    const event = gw.gateway.services.store.events.get(alert.evidence[0]!)!;
+    expect(event.type).toBe('face.captured');
+    expect(event.subjects).toEqual({ faceId: 'face-astro' });
+    expect(event.payload).toMatchObject({ identified: true, similarity: expect.any(Number) });
+    // Many polls of the same still face, one appearance.
+    await waitFor(() => polls > 8, 'more polls');
+    expect(gw.gateway.services.store.db.prepare("SELECT count(*) AS n FROM events WHERE type = 'face.captured'").get()).toEqual({ n: 1 });
+    // No feature vector leaves with the event: only the match.
+    expect(JSON.stringify(event)).not.toMatch(/feature/);
+  }, 90_000);
 });
