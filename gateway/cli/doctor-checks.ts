@@ -298,7 +298,7 @@ export async function checkModels(): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   for (const m of manifest.BUILTIN_MANIFESTS as { id: string }[]) {
     try {
-      const model = await registry.loadModel(m, { intraOpThreads: 1, baseDir: dirname(fileURLToPath(registryUrl)) });
+      const model = await registry.loadModel(m, { intraOpThreads: 1 });
       await model?.session?.release?.();
       out.push(result(`model ${m.id}`, 'pass', 'loads (file verified, ONNX session created)'));
     } catch (error) {
