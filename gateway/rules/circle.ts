@@ -2,19 +2,55 @@ import type { DeviceEvent } from '../core/model.ts';
 import { localParts } from '../core/time.ts';
 import type { ResolvedRule } from './rule-types.ts';
 
+type Parts = ReturnType<typeof localParts>;
+const partsCache = new Map<string, { minute: number; parts: Parts }>();
+
+/**
+ * localParts for one minute at a time: Intl formatting costs microseconds and events arrive in
+ * time order, so nearly every call falls in the minute already formatted.
+ */
+export function minuteParts(ms: number, timeZone: string): Parts {
+  const minute = Math.floor(ms / 60_000);
+  const hit = partsCache.get(timeZone);
+  if (hit && hit.minute === minute) return hit.parts;
+  const parts = localParts(ms, timeZone);
+  partsCache.set(timeZone, { minute, parts });
+  return parts;
+}
+
+type Schedule = NonNullable<ResolvedRule<unknown>['schedule']>;
+interface CompiledWindow {
+  from: number;
+  to: number;
+  days: Set<number> | null;
+}
+const compiled = new WeakMap<Schedule, CompiledWindow[]>();
+
+/** Window bounds as minutes since midnight, parsed once per schedule rather than once per event. */
+function windowsOf(schedule: Schedule): CompiledWindow[] {
+  let windows = compiled.get(schedule);
+  if (!windows) {
+    windows = schedule.windows.map((w) => ({ from: toMinutes(w.from), to: toMinutes(w.to), days: w.days ? new Set(w.days) : null }));
+    compiled.set(schedule, windows);
+  }
+  return windows;
+}
+
 /** True when the instant falls in one of the schedule's windows; windows may wrap past midnight. */
 export function inSchedule(schedule: ResolvedRule<unknown>['schedule'], ms: number): boolean {
   if (!schedule) return true;
-  const { weekday, minutes } = localParts(ms, schedule.timezone);
-  return schedule.windows.some((w) => {
-    const from = toMinutes(w.from);
-    const to = toMinutes(w.to);
-    if (from <= to) return minutes >= from && minutes < to && (!w.days || w.days.includes(weekday));
-    // Wraps past midnight: the part after midnight belongs to the previous day's window.
-    if (minutes >= from) return !w.days || w.days.includes(weekday);
-    if (minutes < to) return !w.days || w.days.includes(weekday === 1 ? 7 : weekday - 1);
-    return false;
-  });
+  const { weekday, minutes } = minuteParts(ms, schedule.timezone ?? 'Asia/Shanghai');
+  for (const { from, to, days } of windowsOf(schedule)) {
+    if (from <= to) {
+      if (minutes >= from && minutes < to && (!days || days.has(weekday))) return true;
+    } else if (minutes >= from) {
+      if (!days || days.has(weekday)) return true;
+    } else if (minutes < to) {
+      // Wraps past midnight: the part after midnight belongs to the previous day's window.
+      if (!days || days.has(weekday === 1 ? 7 : weekday - 1)) return true;
+    }
+  }
+  return false;
 }
 
 /** True when the place is inside the circle: any constrained list (devices, gates, buildings, zones) matches. */

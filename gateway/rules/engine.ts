@@ -12,7 +12,7 @@ import type { Identifier } from '../identify/identifier.ts';
 import type { SiteModel } from '../site/site-model.ts';
 import type { Store } from '../store/store.ts';
 import { DEFAULT_RULES, RULE_CATALOGUE } from './catalogue/index.ts';
-import { DurableTimers, RuleState } from './rule-state.ts';
+import { DurableTimers, RuleState, StateWriter } from './rule-state.ts';
 import type { Downtime, MergeBy, ResolvedRule, RuleAlert, RuleContext, RuleInstance, RuleType } from './rule-types.ts';
 import { inSchedule, inScope } from './circle.ts';
 import { placeKey, subjectKey } from './subjects.ts';
@@ -47,6 +47,7 @@ export class RuleEngine implements Service {
   readonly name = 'rules';
   private active: ActiveRule[] = [];
   private states = new Map<string, RuleState>();
+  private writer: StateWriter | null = null;
   private unsubscribe: (() => void)[] = [];
   private aliveTimer: TimerHandle | null = null;
   private downtime: Downtime | null = null;
@@ -291,7 +292,8 @@ export class RuleEngine implements Service {
   private stateFor(ruleId: string): RuleState {
     let state = this.states.get(ruleId);
     if (!state) {
-      state = new RuleState(ruleId, this.store, this.deps.clock);
+      this.writer ??= new StateWriter(this.store, this.deps.clock);
+      state = new RuleState(ruleId, this.store, this.writer);
       this.states.set(ruleId, state);
     }
     return state;

@@ -15,17 +15,55 @@ interface StoredTimer {
  * per key per tick rather than one per event. The object outlives rule instances: a hot swap
  * of the rule's parameters hands the same state to the new instance.
  */
+/**
+ * Collects the rule states changed in this turn of the event loop and writes them all in one
+ * queued write (one savepoint in the group commit), however many rules changed.
+ */
+export class StateWriter {
+  private pending = new Set<RuleState>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  changed(state: RuleState): void {
+    if (this.pending.size === 0) {
+      // The write runs when the queue commits; by then every change of this tick is recorded.
+      this.store.writes
+        .write(() => this.writeAll())
+        .catch(() => {
+          /* the store is closing; stop() has queued what it could */
+        });
+    }
+    this.pending.add(state);
+  }
+
+  private writeAll(): void {
+    const states = this.pending;
+    this.pending = new Set();
+    const now = this.clock.now();
+    for (const state of states) this.store.ruleState.setMany(state.ruleId, state.takeDirty(), now);
+  }
+}
+
 export class RuleState {
   private values: Map<string, unknown>;
   private dirty = new Map<string, unknown>();
-  private flushQueued = false;
 
   constructor(
     readonly ruleId: string,
     private readonly store: Store,
-    private readonly clock: Clock,
+    private readonly writer: StateWriter,
   ) {
     this.values = store.ruleState.all(ruleId);
+  }
+
+  /** The changes since the last write, handed to the StateWriter. */
+  takeDirty(): [string, unknown][] {
+    const batch = [...this.dirty];
+    this.dirty.clear();
+    return batch;
   }
 
   get<T>(key: string): T | undefined {
@@ -59,42 +97,14 @@ export class RuleState {
     for (const key of [...this.values.keys()]) this.delete(key);
   }
 
-  /** Queues pending changes now instead of at the end of the tick (before a stop or a swap). */
+  /** Kept for callers that want the changes queued now; the StateWriter already queued them for this tick. */
   flush(): void {
-    if (this.dirty.size === 0) return;
-    const batch = this.dirty;
-    this.dirty = new Map();
-    this.flushQueued = false;
-    this.writeBatch(batch);
+    if (this.dirty.size > 0) this.writer.changed(this);
   }
 
   private markDirty(key: string, value: unknown): void {
+    if (this.dirty.size === 0) this.writer.changed(this);
     this.dirty.set(key, value);
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    // The write runs when the queue commits; by then every change of this tick is in `dirty`.
-    this.store.writes
-      .write(() => {
-        this.flushQueued = false;
-        const batch = this.dirty;
-        this.dirty = new Map();
-        this.applyBatch(batch);
-      })
-      .catch(() => {
-        /* the store is closing; the engine has flushed what it could */
-      });
-  }
-
-  private writeBatch(batch: Map<string, unknown>): void {
-    this.store.writes.write(() => this.applyBatch(batch)).catch(() => {});
-  }
-
-  private applyBatch(batch: Map<string, unknown>): void {
-    const now = this.clock.now();
-    for (const [key, value] of batch) {
-      if (value === undefined) this.store.ruleState.delete(this.ruleId, key);
-      else this.store.ruleState.set(this.ruleId, key, value, now);
-    }
   }
 
   /** Durable timers live in the same state under `t:`; see DurableTimers. */

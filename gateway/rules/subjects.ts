@@ -60,20 +60,32 @@ const dayFormatters = new Map<string, Intl.DateTimeFormat>();
 
 /** The local calendar day "2026-11-02" of an instant, for per-day counters. */
 export function localDay(ms: number, timeZone = 'Asia/Shanghai'): string {
+  const minute = Math.floor(ms / 60_000);
+  const hit = dayCache.get(timeZone);
+  if (hit && hit.minute === minute) return hit.day;
   let f = dayFormatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
     dayFormatters.set(timeZone, f);
   }
-  return f.format(ms);
+  const day = f.format(ms);
+  dayCache.set(timeZone, { minute, day });
+  return day;
 }
+const dayCache = new Map<string, { minute: number; day: string }>();
 
 /** The local day before "2026-11-02". Calendar arithmetic on the date itself, so DST cannot skew it. */
 export function previousDay(day: string): string {
+  const known = previousDays.get(day);
+  if (known) return known;
   const d = new Date(`${day}T12:00:00Z`);
   d.setUTCDate(d.getUTCDate() - 1);
-  return d.toISOString().slice(0, 10);
+  const previous = d.toISOString().slice(0, 10);
+  if (previousDays.size > 1000) previousDays.clear();
+  previousDays.set(day, previous);
+  return previous;
 }
+const previousDays = new Map<string, string>();
 
 export function hours(ms: number): string {
   const h = ms / 3_600_000;

@@ -1,6 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3';
 
 /** Durable per-rule state (windows, counters, pending timers) as JSON values under a key. */
+const MANY = 100;
+
 export class RuleStateRepo {
   private getStmt: Statement;
   private setStmt: Statement;
@@ -9,7 +11,7 @@ export class RuleStateRepo {
   private idsStmt: Statement;
   private deleteRuleStmt: Statement;
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     this.getStmt = db.prepare('SELECT value FROM rule_state WHERE rule_id = ? AND key = ?');
     this.setStmt = db.prepare(
       'INSERT INTO rule_state (rule_id, key, value, updated_ms) VALUES (?, ?, ?, ?) ON CONFLICT(rule_id, key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms',
@@ -35,6 +37,37 @@ export class RuleStateRepo {
 
   all<T>(ruleId: string): Map<string, T> {
     return new Map((this.allStmt.all(ruleId) as { key: string; value: string }[]).map((r) => [r.key, JSON.parse(r.value) as T]));
+  }
+
+  /**
+   * Writes many keys of one rule at once (undefined deletes). Multi-row statements of up to 100
+   * rows: per-statement overhead, not the B-tree, is most of the cost of a small upsert.
+   */
+  setMany(ruleId: string, entries: [key: string, value: unknown][], nowMs: number): void {
+    const upserts: [string, string][] = [];
+    for (const [key, value] of entries) {
+      if (value === undefined) this.delStmt.run(ruleId, key);
+      else upserts.push([key, JSON.stringify(value)]);
+    }
+    for (let i = 0; i < upserts.length; i += MANY) {
+      const chunk = upserts.slice(i, i + MANY);
+      const args: unknown[] = [];
+      for (const [key, value] of chunk) args.push(ruleId, key, value, nowMs);
+      this.manyStmt(chunk.length).run(...args);
+    }
+  }
+
+  private manyStmts = new Map<number, Statement>();
+  private manyStmt(rows: number): Statement {
+    let stmt = this.manyStmts.get(rows);
+    if (!stmt) {
+      stmt = this.db.prepare(
+        `INSERT INTO rule_state (rule_id, key, value, updated_ms) VALUES ${Array(rows).fill('(?, ?, ?, ?)').join(', ')}
+         ON CONFLICT(rule_id, key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms`,
+      );
+      this.manyStmts.set(rows, stmt);
+    }
+    return stmt;
   }
 
   /** Every rule id that has state, so the engine can drop the state of rules that were removed. */
