@@ -1,0 +1,130 @@
+/**
+ * Camera analysis benchmark (npx tsx bench/models.ts). Same-run baselines:
+ *  - faces: end to end per 1080p JPEG (decode with shrink-on-load → BlazeFace → aligned crops)
+ *    against the raw session.run of the same model on a prepared tensor; ratio = e2e / raw.
+ *  - throughput: snapshots/s through the analyzer with the driver's default concurrency (2).
+ *  - plates: latency of one plate read (PP-OCRv4 det + rec) in a 720p frame, p50/p99.
+ *  - RSS with the models loaded.
+ * Figures depend on the machine and on what else runs on it; compare ratios, not absolutes.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
+import sharp from 'sharp';
+import { CameraSectionSchema } from '../config/schema/camera.ts';
+import { silentLogger } from '../gateway/core/logger.ts';
+import { FrameAnalyzer } from '../device-drivers/camera/analyzer.ts';
+import { BlazeFaceDetector } from '../models/blazeface.ts';
+import { BLAZEFACE_BACK, BLAZEFACE_FRONT, PPOCR_DET, PPOCR_REC } from '../models/manifest.ts';
+import { ModelRegistry } from '../models/registry.ts';
+
+const fixtures = join(import.meta.dirname, '..', 'test', 'fixtures', 'images');
+const FRAMES = Number(process.env.BENCH_FRAMES ?? 200);
+const PLATE_READS = Number(process.env.BENCH_PLATES ?? 100);
+
+const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+const ms = (n: number) => `${n.toFixed(2)} ms`;
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+async function timeIt(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+/** Runs `count` jobs with `concurrency` in flight; returns items per second. */
+async function throughput(count: number, concurrency: number, job: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await job(next++);
+    }),
+  );
+  return (count / (performance.now() - t)) * 1000;
+}
+
+/** A 1080p door-camera-like JPEG: textured background (the cat photo, enlarged) and one face about 190 px wide. */
+async function frame1080(): Promise<Buffer> {
+  const background = await sharp(join(fixtures, 'chelsea.jpg')).resize(1920, 1080, { fit: 'cover' }).toBuffer();
+  const person = await sharp(join(fixtures, 'astronaut.jpg')).resize(1080, 1080).toBuffer();
+  return sharp(background).composite([{ input: person, left: 420, top: 0 }]).jpeg({ quality: 85 }).toBuffer();
+}
+
+async function frame720WithPlate(): Promise<Buffer> {
+  const background = await sharp(join(fixtures, 'chelsea.jpg')).resize(1280, 720, { fit: 'cover' }).modulate({ saturation: 0.3 }).toBuffer();
+  const plate = await sharp(join(fixtures, 'plate-blue-12345.png')).resize(200).toBuffer();
+  return sharp(background).composite([{ input: plate, left: 540, top: 500 }]).jpeg({ quality: 85 }).toBuffer();
+}
+
+async function main(): Promise<void> {
+  const rssBefore = process.memoryUsage().rss;
+  const registry = new ModelRegistry({ manifests: [BLAZEFACE_FRONT, BLAZEFACE_BACK, PPOCR_DET, PPOCR_REC], intraOpThreads: 1, log: silentLogger() });
+  await registry.start();
+  const rssLoaded = process.memoryUsage().rss;
+  const jpeg = await frame1080();
+  console.log(`# camera models bench — ${availableParallelism()} cores, Node ${process.version}, 1 intra-op thread per session`);
+  console.log(`1080p test JPEG: ${(jpeg.length / 1024).toFixed(0)} KB; ${FRAMES} frames per figure; load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+
+  for (const [choice, manifest] of [['back', BLAZEFACE_BACK], ['front', BLAZEFACE_FRONT]] as const) {
+    for (const maxSide of [960, 1280]) {
+      const section = CameraSectionSchema.parse({ intake: { maxSide }, models: { faceMinScore: 0.75 } });
+      const analyzer = new FrameAnalyzer(registry, section);
+      const detector = new BlazeFaceDetector(registry.get(manifest.id), { minScore: 0.75, nmsIou: 0.3, maxDetections: 64 });
+      const sample = await analyzer.decode(jpeg);
+      const { feeds } = await detector.prepare(sample);
+      for (let i = 0; i < 20; i++) await detector.run(feeds); // warm-up
+      const raw: number[] = [];
+      for (let i = 0; i < FRAMES; i++) raw.push(await timeIt(() => detector.run(feeds)));
+      const e2e: number[] = [];
+      const decode: number[] = [];
+      let faces = 0;
+      for (let i = 0; i < FRAMES; i++) {
+        const t0 = performance.now();
+        const image = await analyzer.decode(jpeg);
+        const t1 = performance.now();
+        faces += (await analyzer.faces(image, choice)).length;
+        const t2 = performance.now();
+        decode.push(t1 - t0);
+        e2e.push(t2 - t0);
+      }
+      const rawMean = raw.reduce((a, b) => a + b, 0) / raw.length;
+      const e2eMean = e2e.reduce((a, b) => a + b, 0) / e2e.length;
+      const decodeMean = decode.reduce((a, b) => a + b, 0) / decode.length;
+      const rawRate = await throughput(FRAMES, 2, () => detector.run(feeds));
+      const snapRate = await throughput(FRAMES, 2, async () => analyzer.faces(await analyzer.decode(jpeg), choice));
+      console.log(`## faces, ${manifest.id}, working size ≤ ${maxSide} px (decoded ${sample.width}×${sample.height})`);
+      console.log(`  raw session.run        mean ${ms(rawMean)}   p99 ${ms(percentile(raw, 99))}`);
+      console.log(`  end to end per frame   mean ${ms(e2eMean)}   p99 ${ms(percentile(e2e, 99))}   (of which decode ${ms(decodeMean)})`);
+      console.log(`  overhead ratio         ${(e2eMean / rawMean).toFixed(2)}× (target ≤ 1.5×); without decode ${((e2eMean - decodeMean) / rawMean).toFixed(2)}×`);
+      console.log(`  faces found per frame  ${(faces / FRAMES).toFixed(2)}`);
+      console.log(`  snapshots/s, 2 in flight: ${snapRate.toFixed(1)} (target ≥ 40); raw session.run/s, 2 in flight: ${rawRate.toFixed(1)}; faces/s ${((snapRate * faces) / FRAMES).toFixed(1)}\n`);
+    }
+  }
+
+  const plateJpeg = await frame720WithPlate();
+  for (const detMaxSide of [640, 960]) {
+    const section = CameraSectionSchema.parse({ plates: { detMaxSide } });
+    const analyzer = new FrameAnalyzer(registry, section);
+    const image = await analyzer.decode(plateJpeg);
+    for (let i = 0; i < 5; i++) await analyzer.plate(image);
+    const latencies: number[] = [];
+    let correct = 0;
+    for (let i = 0; i < PLATE_READS; i++) {
+      const t = performance.now();
+      const reading = await analyzer.plate(await analyzer.decode(plateJpeg));
+      latencies.push(performance.now() - t);
+      if (reading?.plate === '闽A·12345') correct++;
+    }
+    console.log(`## plate read, 720p JPEG (decode + det + rec), det input ≤ ${detMaxSide} px`);
+    console.log(`  p50 ${ms(percentile(latencies, 50))}   p99 ${ms(percentile(latencies, 99))}   (target ≤ 60 ms)   read exactly ${correct}/${PLATE_READS}\n`);
+  }
+
+  console.log(`load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  console.log(`## memory`);
+  console.log(`  RSS before models ${mb(rssBefore)}, with 4 models loaded ${mb(rssLoaded)}, after the runs ${mb(process.memoryUsage().rss)}`);
+  await registry.stop();
+}
+
+await main();
