@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
-import { Gateway } from '../app.ts';
 import { createLogger } from '../core/logger.ts';
 import { CliError, siteFileFrom } from './common.ts';
 import { SystemdNotifier } from './sd-notify.ts';
@@ -25,6 +24,8 @@ export function registerRun(program: Command): void {
         throw error;
       }
       const log = createLogger({ level: loaded.config.log.level });
+      // Loaded here, not at the top: every other subcommand starts without the drivers and their libraries.
+      const { Gateway } = await import('../app.ts');
       const gateway = new Gateway(loaded, { logger: log, ...(options.simulate ? { simulator: true } : {}) });
       const notifier = new SystemdNotifier({
         healthy: async () => {

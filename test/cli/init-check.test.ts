@@ -105,6 +105,15 @@ describe('gridguard init and check (real processes, real files)', { timeout: 180
     expect(missing.stderr).toContain('nope.yaml (root): cannot read file');
   });
 
+  it('check names a bad value from the environment by its variable, as the gateway would', async () => {
+    const dir = tempDir();
+    expect((await runCli(['init', 'site.yaml', ...INIT_FLAGS, '--data-dir', join(dir, 'data')], { cwd: dir })).code).toBe(0);
+    const r = await runCli(['check', 'site.yaml'], { cwd: dir, env: { GRIDGUARD_HTTP_PORT: '99999', GRIDGUARD_PLATFORM_URL: 'http://not-mqtt' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('env GRIDGUARD_HTTP_PORT http.port: must be at most 65535');
+    expect(r.stderr).toContain('env GRIDGUARD_PLATFORM_URL platform.url: must be an mqtt://');
+  });
+
   it('check --json gives machine-readable issues', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 's.yaml'), 'site: {}\n');
