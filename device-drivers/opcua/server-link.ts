@@ -55,6 +55,7 @@ export class ServerLink {
   private failures = 0;
   private lastError = '';
   private retryTimer: TimerHandle | null = null;
+  private connectTimer: TimerHandle | null = null;
   private watchdogTimer: TimerHandle | null = null;
   private lastSignOfLifeMs = 0;
   private lastSeenReported = new Map<string, number>();
@@ -87,6 +88,7 @@ export class ServerLink {
     for (const t of this.pulseTimers) this.ctx.clock.clearTimeout(t);
     this.pulseTimers.clear();
     this.retryTimer = this.watchdogTimer = null;
+    this.clearConnectTimer();
     const live = this.live;
     this.live = null;
     this.generation++;
@@ -168,6 +170,9 @@ export class ServerLink {
     const live: Live = { generation, client, session: null, subscription: null, items: [] };
     this.live = live;
     const lost = (reason: string) => this.lost(generation, reason);
+    // A server that accepts the socket but never answers (frozen) must not hold the link forever.
+    const connectTimeoutMs = config.requestTimeoutMs * 3;
+    this.connectTimer = this.ctx.clock.setTimeout(() => lost(`no answer within ${connectTimeoutMs} ms while connecting`), connectTimeoutMs);
     client.on('connection_lost', () => lost('connection lost'));
     client.on('close', (error?: Error | null) => {
       if (error) lost(`connection closed: ${error.message}`);
@@ -195,9 +200,12 @@ export class ServerLink {
       subscription.on('keepalive', () => this.signOfLife(generation));
       subscription.on('terminated', () => lost('subscription terminated'));
       subscription.on('internal_error', (error: Error) => lost(`subscription error: ${error.message}`));
-      subscription.on('status_changed', (status: { toString(): string; isGood?(): boolean }) => lost(`subscription status ${status.toString()}`));
+      subscription.on('status_changed', (status: { toString(): string; isGood?(): boolean }) => {
+        if (!status.isGood?.()) lost(`subscription status ${status.toString()}`);
+      });
       await this.monitorAll(live);
       if (!this.current(generation)) return;
+      this.clearConnectTimer();
       this.wentLive(generation);
     } catch (error) {
       if (!this.current(generation)) return;
@@ -331,6 +339,7 @@ export class ServerLink {
     this.generation++;
     if (this.watchdogTimer) this.ctx.clock.clearTimeout(this.watchdogTimer);
     this.watchdogTimer = null;
+    this.clearConnectTimer();
     const wasConnected = this.health.connected;
     this.health.connected = false;
     this.lastError = reason;
@@ -363,6 +372,11 @@ export class ServerLink {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([steps(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 3_000).unref()))]);
     clearTimeout(timer);
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer) this.ctx.clock.clearTimeout(this.connectTimer);
+    this.connectTimer = null;
   }
 
   private current(generation: number): boolean {
