@@ -39,6 +39,7 @@ export class ModbusDevice extends PolledDevice {
   private states = new Map<ModbusPointConfig, boolean>();
   private sirenWanted: boolean | null = null;
   private sirenWritten: boolean | null = null;
+  private sirenWrites = 0;
   private pulseTimers = new Set<TimerHandle>();
 
   constructor(deps: PolledDeviceDeps) {
@@ -112,7 +113,8 @@ export class ModbusDevice extends PolledDevice {
   }
 
   protected async poll(): Promise<void> {
-    if (this.sirenWanted !== null && this.sirenWanted !== this.sirenWritten) await this.syncSiren().catch(() => {});
+    // Re-write a siren state that failed to reach the device (a write still queued will land by itself).
+    if (this.sirenWanted !== null && this.sirenWanted !== this.sirenWritten && this.sirenWrites === 0) await this.syncSiren().catch(() => {});
     for (const block of this.blocks) {
       const reply = await this.deps.bus.request(readTransaction(this.id, this.unit, block.table, block.start, block.count));
       if (reply instanceof ModbusException) {
@@ -161,12 +163,15 @@ export class ModbusDevice extends PolledDevice {
     const siren = this.serial.outputs.siren;
     if (!siren || this.sirenWanted === null) return;
     const wanted = this.sirenWanted;
+    this.sirenWrites++;
     try {
       await this.writeCoil(siren.coil, wanted);
       this.sirenWritten = wanted;
     } catch (error) {
       this.sirenWritten = null; // unknown: the next poll writes it again
       throw error;
+    } finally {
+      this.sirenWrites--;
     }
   }
 

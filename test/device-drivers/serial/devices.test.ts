@@ -147,6 +147,14 @@ describe('serial devices on a mock bus', () => {
     expect(line.writes.filter((w) => w[1] === 5).at(-1)!.toString('hex').slice(0, 12)).toBe('04050003ff00');
   });
 
+  it('a poll running while the siren write is queued does not write it a second time', async () => {
+    const device = modbus({ outputs: { siren: { coil: 3 } } }, 'alarm-output');
+    line.answer = (req) => (req[1] === 5 ? Buffer.from(req) : slave.readBitsReply(4, 1, [true]));
+    await run(Promise.all([device.setSiren(true), device.pollNow()]));
+    expect(line.writes.filter((w) => w[1] === 5)).toHaveLength(1);
+    expect(device.sirenState).toEqual({ wanted: true, written: true });
+  });
+
   it('door.open pulses the strike coil for pulseMs on the injected clock', async () => {
     const device = modbus({ outputs: { doorStrike: { coil: 1, pulseMs: 2000 } } }, 'access-controller');
     line.answer = (req) => Buffer.from(req);
