@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfigText } from '../../../config/load.ts';
 
@@ -77,5 +78,14 @@ describe('serial config schema', () => {
   it('refuses an unknown protocol and an unknown bus', () => {
     expect(errorsOf(site.replace('protocol: gg-frame', 'protocol: wiegand-x'))).toEqual([expect.stringMatching(/devices\[1\]\.serial/)]);
     expect(errorsOf(site.replace('{ bus: rs485-1, protocol: gg-frame', '{ bus: rs485-9, protocol: gg-frame'))).toEqual([expect.stringMatching(/devices\[1\]\.serial\.bus: unknown serial bus "rs485-9"/)]);
+  });
+
+  it('the example in docs/drivers-serial.md is a valid configuration', () => {
+    const doc = readFileSync(new URL('../../../docs/drivers-serial.md', import.meta.url), 'utf8');
+    const start = doc.indexOf('```yaml\n') + 8;
+    const yaml = doc.slice(start, doc.indexOf('```', start));
+    const header = site.slice(0, site.indexOf('serialBuses:')).replace('{ id: gate-1, name: 1号门', '{ id: gate-east, name: 东门');
+    const { config } = loadConfigText(header + yaml, 'drivers-serial.md');
+    expect(config.devices.map((d) => d.serial?.protocol)).toEqual(['modbus-rtu', 'modbus-rtu', 'gg-frame']);
   });
 });
