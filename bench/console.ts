@@ -47,7 +47,11 @@ try {
     await page.click('#login-form button[type=submit]');
     await page.locator('#board').waitFor();
     console.log(`login → board shown: ${(performance.now() - t0).toFixed(0)} ms`);
-    const transferred = await page.evaluate(() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation')).reduce((n, e) => n + ((e as PerformanceResourceTiming).encodedBodySize || 0), 0));
+    // Runs in the page: the browser's own count of body bytes it fetched.
+    const transferred = await page.evaluate(() => {
+      const perf = (globalThis as any).performance;
+      return [...perf.getEntriesByType('navigation'), ...perf.getEntriesByType('resource')].reduce((n: number, e: any) => n + (e.encodedBodySize || 0), 0) as number;
+    });
     console.log(`bytes the browser loaded (navigation + resources, incl. API JSON): ${transferred}`);
 
     // 2. Latency: device publish → card on the board, vs → SSE client in Node.

@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The logged-in user (or the local CLI), set by the access hook; null when anonymous. */
     principal: Principal | null;
+    /** For long-lived responses (SSE): false once the session behind this request has ended. */
+    stillAuthorized: () => boolean;
   }
   interface FastifyContextConfig {
     /** What the route needs: 'public', 'session' (any logged-in user) or a permission (gateway/auth/roles.ts). */
@@ -44,6 +46,7 @@ export function principalOf(request: FastifyRequest, auth: AuthService): Princip
 export async function installAccessControl(app: FastifyInstance, deps: AccessDeps): Promise<void> {
   await app.register(fastifyCookie);
   app.decorateRequest('principal', null);
+  app.decorateRequest('stillAuthorized', null as unknown as () => boolean);
   const warned = new Set<string>();
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -51,6 +54,7 @@ export async function installAccessControl(app: FastifyInstance, deps: AccessDep
     if (!route) return; // no such route: the 404 handler answers
     const access = request.routeOptions.config?.access;
     request.principal = principalOf(request, deps.auth);
+    request.stillAuthorized = () => access === 'public' || principalOf(request, deps.auth) !== null;
     const refuse = (status: 401 | 403, reason: string, message: string) => {
       deps.metrics.rejected.inc({ source: 'http', reason });
       return reply.status(status).send({ error: message });

@@ -126,7 +126,7 @@ function setLive(on) {
 function renderNav() {
   const perms = new Set(state.me.permissions);
   const items = [
-    ['alerts', 'alerts'], ['devices', 'devices'], ['events', 'events'], ['people', 'people'], ['users', 'users'], ['audit', 'audit'],
+    ['alerts', 'alerts'], ['devices', 'devices'], ['events', 'events'], ['people', 'people'], ['users', 'users'], ['audit', 'audit'], ['config', 'config'],
   ].filter(([, p]) => perms.has(p));
   const page = location.hash.replace(/^#\/?/, '').split('/')[0] || 'alerts';
   $('#nav').replaceChildren(...items.map(([name]) => h('a', { href: `#/${name}`, class: page === name ? 'on' : '' }, t(`nav.${name}`))));
@@ -461,6 +461,11 @@ async function renderAudit() {
       entries.map((e) => h('tr', {}, h('td', {}, fmtTime(e.at)), h('td', {}, `${e.actor} (${e.role ?? '—'})`), h('td', {}, e.action), h('td', {}, e.target), h('td', {}, e.reason ?? '—')))));
 }
 
+async function renderConfig() {
+  const { config } = await api('/api/config');
+  $('#main').replaceChildren(h('h1', {}, t('config.title')), h('p', { class: 'muted' }, t('config.note')), h('pre', { class: 'panel', id: 'config' }, JSON.stringify(config, null, 2)));
+}
+
 // ---------- router ----------
 async function route() {
   if (!state.me) return;
@@ -475,6 +480,7 @@ async function route() {
     if (page === 'people' && perms.has('people')) return await renderPeople();
     if (page === 'users' && perms.has('users')) return await renderUsers();
     if (page === 'audit' && perms.has('audit')) return await renderAudit();
+    if (page === 'config' && perms.has('config')) return await renderConfig();
     if (first && page !== first) location.hash = `#/${first}`;
   } catch (error) {
     if (error.message !== 'login required') $('#main').replaceChildren(h('p', { class: 'error' }, error.message));

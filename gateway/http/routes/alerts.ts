@@ -72,7 +72,12 @@ export function alertRoutes(deps: { store: Store; alerts: AlertService; bus: Eve
       };
       const offRaised = deps.bus.on('alert.raised', flush);
       const offUpdated = deps.bus.on('alert.updated', flush);
-      const heartbeat = setInterval(() => res.write(`: keep-alive\n\n`), deps.heartbeatMs ?? 15_000);
+      // A stream outlives its request: when the session behind it ends (logout, user disabled,
+      // expiry), the next heartbeat ends the stream too, and the browser's retry gets a 401.
+      const heartbeat = setInterval(() => {
+        if (request.stillAuthorized && !request.stillAuthorized()) res.end();
+        else res.write(`: keep-alive\n\n`);
+      }, deps.heartbeatMs ?? 15_000);
       const close = () => {
         offRaised();
         offUpdated();

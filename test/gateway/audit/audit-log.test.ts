@@ -32,7 +32,7 @@ describe('every view of personal data and every export is audit-logged with who,
   let guard: LoggedIn;
   let admin: LoggedIn;
   const get = (path: string, who: LoggedIn = guard) => fetch(`${gw.httpUrl}${path}`, { headers: who.headers });
-  const entries = async () => (await (await get('/api/audit?limit=1000', admin)).json()).entries as { actor: string; action: string; target: string; reason: string | null; at: string }[];
+  const entries = async () => (await (await get('/api/audit?limit=1000', admin)).json() as any).entries as { actor: string; action: string; target: string; reason: string | null; at: string }[];
 
   beforeAll(async () => {
     gw = await startGateway(await testSite());
@@ -44,11 +44,11 @@ describe('every view of personal data and every export is audit-logged with who,
   });
 
   it('care list, watchlist and a person', async () => {
-    const care = await (await get('/api/people/care?why=night%20round')).json();
+    const care = await (await get('/api/people/care?why=night%20round')).json() as any;
     expect(care.people).toEqual([expect.objectContaining({ id: 'p2', name: '李四', houses: [{ id: 'h101', label: '1号楼1单元101', addressCode: 'AC3501020101101' }] })]);
-    const watch = await (await get('/api/people/watchlist')).json();
+    const watch = await (await get('/api/people/watchlist')).json() as any;
     expect(watch.watchlist.map((w: { id: string }) => w.id).sort()).toEqual(['w1', 'w2']);
-    const person = await (await get('/api/people/p1?why=visitor%20asked')).json();
+    const person = await (await get('/api/people/p1?why=visitor%20asked')).json() as any;
     expect(person.person).toMatchObject({ id: 'p1', name: '张三' });
     expect((await get('/api/people/nobody')).status).toBe(404);
 
@@ -82,7 +82,7 @@ describe('every view of personal data and every export is audit-logged with who,
   it('an export needs a reason, and is logged with its filters and row count', async () => {
     const refused = await get('/api/events/export');
     expect(refused.status).toBe(400);
-    expect((await refused.json()).error).toMatch(/reason/);
+    expect((await refused.json() as any).error).toMatch(/reason/);
     const res = await get('/api/events/export?type=access.denied&reason=%E6%B4%BE%E5%87%BA%E6%89%80%E8%B0%83%E5%8F%96');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/csv/);
@@ -102,7 +102,7 @@ describe('every view of personal data and every export is audit-logged with who,
 
   it('the audit log itself is for admins only, and its chain verifies', async () => {
     expect((await get('/api/audit')).status).toBe(403);
-    const body = await (await get('/api/audit', admin)).json();
+    const body = await (await get('/api/audit', admin)).json() as any;
     expect(body.chain.ok).toBe(true);
     expect(body.entries[0].at).toMatch(/^\d{4}-\d\d-\d\dT/);
   });

@@ -23,7 +23,7 @@ describe('login, logout and alert transitions over HTTP', () => {
     expect(setCookie).toMatch(/HttpOnly/i);
     expect(setCookie).toMatch(/SameSite=Strict/i);
     expect(setCookie).toMatch(/Path=\//);
-    expect(await res.json()).toMatchObject({ user: { username: guard.username, role: 'guard' }, permissions: expect.arrayContaining(['alerts', 'events']) });
+    expect(await res.json() as any).toMatchObject({ user: { username: guard.username, role: 'guard' }, permissions: expect.arrayContaining(['alerts', 'events']) });
     const cookie = setCookie.split(';')[0]!;
     expect((await fetch(`${gw.httpUrl}/api/auth/me`, { headers: { cookie } })).status).toBe(200);
     const out = await fetch(`${gw.httpUrl}/api/auth/logout`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{}' });
@@ -58,15 +58,15 @@ describe('login, logout and alert transitions over HTTP', () => {
 
     const forged = await post({ to: 'acknowledged', by: 'someone-else' });
     expect(forged.status).toBe(400);
-    expect((await forged.json()).error).toMatch(/by must be the logged-in user/);
+    expect((await forged.json() as any).error).toMatch(/by must be the logged-in user/);
 
     const ack = await post({ to: 'acknowledged' });
     expect(ack.status).toBe(200);
-    expect((await ack.json()).alert.transitions.at(-1)).toMatchObject({ from: 'new', to: 'acknowledged', by: guard.username, source: 'local' });
+    expect((await ack.json() as any).alert.transitions.at(-1)).toMatchObject({ from: 'new', to: 'acknowledged', by: guard.username, source: 'local' });
 
     const noNote = await post({ to: 'resolved' });
     expect(noNote.status).toBe(409);
-    expect((await noNote.json()).code).toBe('note-required');
+    expect((await noNote.json() as any).code).toBe('note-required');
     const resolved = await post({ to: 'resolved', note: '保安已到场，门已关好', by: guard.username });
     expect(resolved.status).toBe(200);
     expect(gw.gateway.services.store.alerts.get(alert.id)).toMatchObject({ status: 'resolved' });
@@ -90,7 +90,7 @@ describe('login, logout and alert transitions over HTTP', () => {
       fetch(`${gw.httpUrl}${path}`, { method, headers: { ...admin.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const created = await send('POST', '/api/users', { username: 'night-guard', displayName: '夜班保安', role: 'guard', password: 'night shift pw 1' });
     expect(created.status).toBe(201);
-    const { user } = await created.json();
+    const { user } = await created.json() as any;
     expect(user).not.toHaveProperty('passwordHash');
     expect((await send('POST', '/api/users', { username: 'night-guard', role: 'guard', password: 'night shift pw 1' })).status).toBe(409);
     expect((await send('POST', '/api/users', { username: 'x2', role: 'guard', password: 'short' })).status).toBe(400);
@@ -98,7 +98,7 @@ describe('login, logout and alert transitions over HTTP', () => {
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     expect((await send('PATCH', `/api/users/${user.id}`, { disabled: true })).status).toBe(200);
     expect((await fetch(`${gw.httpUrl}/api/alerts`, { headers: { cookie } })).status).toBe(401);
-    const list = await (await fetch(`${gw.httpUrl}/api/users`, { headers: admin.headers })).json();
+    const list = await (await fetch(`${gw.httpUrl}/api/users`, { headers: admin.headers })).json() as any;
     expect(list.users.find((u: { username: string }) => u.username === 'night-guard')).toMatchObject({ disabled: true, displayName: '夜班保安' });
     expect(JSON.stringify(list)).not.toMatch(/scrypt\$/);
   });

@@ -121,6 +121,6 @@ describe('console.metrics: token', () => {
     const token = readFileSync(`${gw.dataDir}/api-token`, 'utf8').trim();
     const res = await fetch(`${gw.httpUrl}/api/status`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
-    expect((await res.json()).gatewayId).toBe('gw-test-1');
+    expect((await res.json() as any).gatewayId).toBe('gw-test-1');
   });
 });

@@ -51,7 +51,7 @@ describe('console files: served by the gateway, nothing from outside', () => {
 
   it('the config view hides secrets and reduces personal data to counts', async () => {
     const admin = await loginAs(gw, 'admin');
-    const body = await (await fetch(`${gw.httpUrl}/api/config`, { headers: admin.headers })).json();
+    const body = await (await fetch(`${gw.httpUrl}/api/config`, { headers: admin.headers })).json() as any;
     const text = JSON.stringify(body);
     expect(text).not.toMatch(/scrypt\$/);
     expect(text).not.toContain('张三');
@@ -64,7 +64,7 @@ describe('console files: served by the gateway, nothing from outside', () => {
 
   it('the site summary the console draws from', async () => {
     const guard = await loginAs(gw, 'guard');
-    const site = await (await fetch(`${gw.httpUrl}/api/console/site`, { headers: guard.headers })).json();
+    const site = await (await fetch(`${gw.httpUrl}/api/console/site`, { headers: guard.headers })).json() as any;
     expect(site).toMatchObject({ communityName: '测试小区', language: 'zh-CN', gates: [{ id: 'gate-1', name: '1号门' }, { id: 'gate-2', name: '2号门' }] });
   });
 });
