@@ -69,6 +69,11 @@ export class FrameAnalyzer {
     this.embedder = registry.has('face-embedding') ? new FaceEmbedder(registry.get('face-embedding')) : null;
   }
 
+  /** A loaded face model, the near one first (enrolment photos are close-ups). */
+  anyFaceModel(): FaceModelChoice | null {
+    return this.detectors.has('front') ? 'front' : this.detectors.has('back') ? 'back' : null;
+  }
+
   decode(jpeg: Buffer): Promise<RgbImage> {
     return decodeImage(jpeg, this.section.intake.maxSide);
   }

@@ -135,6 +135,28 @@ export class CameraDriver implements DeviceDriver {
     return this.analyzer?.embedder ?? null;
   }
 
+  /**
+   * The embedding of the one clear face in an enrolment photo, with the same detector, alignment
+   * and model as live frames. Throws IntakeError when there is no model or not exactly one face.
+   */
+  async enrolmentVector(photo: Buffer): Promise<{ vector: Float32Array; quality: number; model: string }> {
+    const analyzer = this.analyzer;
+    const embedder = analyzer?.embedder;
+    const faceModel = analyzer?.anyFaceModel();
+    if (!analyzer || !embedder || !faceModel) throw new IntakeError('no-embedding-model', 'no face-embedding model is configured (camera.models.embedding)');
+    let image;
+    try {
+      image = await analyzer.decode(photo);
+    } catch (error) {
+      throw new IntakeError('undecodable-photo', (error as Error).message);
+    }
+    const faces = (await analyzer.faces(image, faceModel)).sort((a, b) => b.quality.score - a.quality.score);
+    if (faces.length === 0) throw new IntakeError('no-face', 'no face found in the photo');
+    if (faces.length > 1 && faces[1]!.quality.score > faces[0]!.quality.score * 0.5) throw new IntakeError('several-faces', `${faces.length} faces in the photo: enrol from a photo of one person`);
+    const best = faces[0]!;
+    return { vector: await embedder.embed(best.aligned112!), quality: best.quality.score, model: embedder.modelId };
+  }
+
   handles(deviceId: string): boolean {
     return this.cameras.has(deviceId);
   }

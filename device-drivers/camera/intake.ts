@@ -7,6 +7,7 @@ import { MediaStore } from '../../models/media-store.ts';
 import type { DriverContext } from '../driver.ts';
 import type { MqttDriver } from '../mqtt/mqtt-driver.ts';
 import { CameraDriver } from './camera-driver.ts';
+import { galleryRoutes } from './gallery-routes.ts';
 import { cameraRoutes } from './http-intake.ts';
 import { snapshotTopicHandler } from './mqtt-snapshots.ts';
 
@@ -17,7 +18,7 @@ export interface ImageLookup {
 
 /**
  * Builds the camera intake for the composition root: the driver, its MQTT snapshot topic, its
- * HTTP push route and the image lookup the console serves evidence through (audit-logged there).
+ * HTTP push and gallery enrolment routes, and the image lookup the console serves evidence through (audit-logged there).
  */
 export function createCameraIntake(deps: { ctx: DriverContext; loaded: LoadedConfig; dataDir: string; store: Store; mqttDriver: MqttDriver }): {
   driver: CameraDriver;
@@ -37,7 +38,12 @@ export function createCameraIntake(deps: { ctx: DriverContext; loaded: LoadedCon
     siteZones: new Set(config.site.zones.map((z) => z.id)),
   });
   deps.mqttDriver.registerTopic('snapshot', snapshotTopicHandler(driver));
-  const routes = cameraRoutes({ driver, devices: deps.ctx.devices, maxSnapshotBytes: section.intake.maxSnapshotBytes, metrics: deps.ctx.metrics, log: deps.ctx.log });
+  const pushRoutes = cameraRoutes({ driver, devices: deps.ctx.devices, maxSnapshotBytes: section.intake.maxSnapshotBytes, metrics: deps.ctx.metrics, log: deps.ctx.log });
+  const enrolRoutes = galleryRoutes({ driver, maxPhotoBytes: section.intake.maxSnapshotBytes, clock: deps.ctx.clock, metrics: deps.ctx.metrics, log: deps.ctx.log });
+  const routes: RouteModule = async (app) => {
+    await pushRoutes(app);
+    await enrolRoutes(app);
+  };
   const images: ImageLookup = {
     async get(id) {
       const record = media.get(id);

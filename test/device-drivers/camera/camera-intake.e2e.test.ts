@@ -6,11 +6,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CameraDriver } from '../../../device-drivers/camera/camera-driver.ts';
-import { alignFace, BlazeFaceDetector } from '../../../models/blazeface.ts';
-import { decodeImage } from '../../../models/image.ts';
-import { BLAZEFACE_FRONT } from '../../../models/manifest.ts';
-import { loadModel } from '../../../models/registry.ts';
 import { writeTinyEmbeddingModel } from '../../models/tiny-embedding.ts';
+import { loginAs } from '../../helpers/login.ts';
 import { connectDevice, startGateway, testSite, TEST_SECRETS, type TestGateway } from '../../helpers/gateway.ts';
 import { waitFor } from '../../helpers/net.ts';
 
@@ -200,10 +197,23 @@ describe('camera intake: snapshot-URL polling and the embedding slot (plumbing, 
     // The camera answers 503 until the face is enrolled: failed polls are counted, polling goes on.
     await waitFor(async () => (await gw.gateway.metrics.rejectedSummary())['camera/poll-http-status'], 'failed poll counted');
 
-    const detector = new BlazeFaceDetector(await loadModel(BLAZEFACE_FRONT, {}), { minScore: 0.75, nmsIou: 0.3, maxDetections: 64 });
-    const image = await decodeImage(readFileSync(join(fixtures, 'astronaut.jpg')), 1280);
-    const [face] = await detector.detect(image);
-    await driver.gallery!.enroll('face-astro', await driver.embedder!.embed(alignFace(image, face!, 112)), 'face-embedding', Date.now());
+    // Enrol the watchlisted face over the API, as an operator would, from a photo of the person.
+    const photo = () => {
+      const form = new FormData();
+      form.append('photo', new Blob([readFileSync(join(fixtures, 'astronaut.jpg'))], { type: 'image/jpeg' }), 'astro.jpg');
+      return form;
+    };
+    const anonymous = await fetch(`${gw.httpUrl}/api/faces/gallery/face-astro`, { method: 'PUT', body: photo() });
+    expect(anonymous.status).toBe(401);
+    const guard = await loginAs(gw, 'guard');
+    const catForm = new FormData();
+    catForm.append('photo', new Blob([readFileSync(join(fixtures, 'chelsea.jpg'))], { type: 'image/jpeg' }), 'cat.jpg');
+    const noFace = await fetch(`${gw.httpUrl}/api/faces/gallery/face-cat`, { method: 'PUT', body: catForm, headers: guard.headers });
+    expect([noFace.status, ((await noFace.json()) as any).error]).toEqual([422, 'no face found in the photo']);
+    const enrolled = await fetch(`${gw.httpUrl}/api/faces/gallery/face-astro`, { method: 'PUT', body: photo(), headers: guard.headers });
+    expect(enrolled.status).toBe(201);
+    expect(await enrolled.json()).toMatchObject({ faceId: 'face-astro', dims: 16 });
+    expect(driver.gallery!.size).toBe(1);
     serving = true;
 
     const alert = await waitFor(
