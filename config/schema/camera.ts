@@ -77,11 +77,11 @@ export const CameraSectionSchema = z
       .object({
         queueDepth: z.number().int().min(1).max(100).default(4).describe('Frames waiting per camera; the oldest is dropped beyond'),
         concurrency: z.number().int().min(1).max(16).default(2).describe('Frames analysed at once over all cameras'),
-        maxSide: z.number().int().min(320).max(4096).default(1280).describe('Working resolution: snapshots are decoded (shrink-on-load) to fit'),
+        maxSide: z.number().int().min(320).max(4096).default(960).describe('Working resolution: snapshots are decoded to fit; 960 lets a 1080p JPEG decode at 1/2 scale (shrink-on-load)'),
         maxSnapshotBytes: z.number().int().min(1024).max(32 * 1024 * 1024).default(4 * 1024 * 1024),
       })
       .strict()
-      .default({ queueDepth: 4, concurrency: 2, maxSide: 1280, maxSnapshotBytes: 4 * 1024 * 1024 }),
+      .default({ queueDepth: 4, concurrency: 2, maxSide: 960, maxSnapshotBytes: 4 * 1024 * 1024 }),
     privacy: z
       .object({
         retentionHours: z.number().min(0.01).max(24 * 365).default(72).describe('Crops and frames are deleted after this'),
