@@ -5,11 +5,12 @@
  *   node --import tsx test/device-drivers/opcua/fixture-server.ts <port> <pkiDir>
  *
  * Talks to its parent over the IPC channel: sends {ready: port} once listening; takes
- * {op: 'set', node, value}, {op: 'get', node} and {op: 'burst', node, count} and answers each with
+ * {op: 'set', node, value}, {op: 'fault', node, value} (value with BadCommunicationError), {op: 'get', node}
+ * and {op: 'burst', node, count} and answers each with
  * {reply: n, ...}. Optional env OPCUA_FIXTURE_USER=name:password turns on user/password logins.
  */
 import { join } from 'node:path';
-import { DataType, OPCUACertificateManager, OPCUAServer, SecurityPolicy, MessageSecurityMode, Variant, type UAVariable } from 'node-opcua';
+import { DataType, OPCUACertificateManager, OPCUAServer, SecurityPolicy, MessageSecurityMode, StatusCodes, Variant, type UAVariable } from 'node-opcua';
 
 const port = Number(process.argv[2]);
 const pkiDir = process.argv[3] ?? '';
@@ -71,6 +72,10 @@ async function main(): Promise<void> {
       const n = node(msg.node);
       if (msg.op === 'set') {
         n.variable.setValueFromSource(new Variant({ dataType: n.dataType, value: msg.value }));
+        process.send!({ reply: msg.reply });
+      } else if (msg.op === 'fault') {
+        // The field bus behind the server failed: the value comes with a bad status.
+        n.variable.setValueFromSource(new Variant({ dataType: n.dataType, value: msg.value }), StatusCodes.BadCommunicationError);
         process.send!({ reply: msg.reply });
       } else if (msg.op === 'get') {
         process.send!({ reply: msg.reply, value: n.variable.readValue().value.value });

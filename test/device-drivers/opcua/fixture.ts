@@ -98,6 +98,11 @@ export class OpcuaFixture {
     return this.request({ op: 'set', node, value });
   }
 
+  /** Sets a value with a bad status (BadCommunicationError), as a server whose field bus failed. */
+  fault(node: string, value: boolean | number): Promise<Record<string, unknown>> {
+    return this.request({ op: 'fault', node, value });
+  }
+
   async get(node: string): Promise<unknown> {
     return (await this.request({ op: 'get', node })).value;
   }

@@ -143,6 +143,20 @@ describe('OPC-UA driver against a real node-opcua server in a child process', ()
     expect(await driver.sendCommand('nobody', { id: 'c9', type: 'alarm.on' })).toMatchObject({ ok: false });
   });
 
+  it('a value with a bad status is counted and ignored, and the node reports again once good', async () => {
+    const bad = driver.health()['alarm-host']!.framesBad;
+    const before = eventsOf('perimeter-1').length;
+    await fixture.fault('Perimeter.Zone2.Alarm', true);
+    await waitFor(() => driver.health()['alarm-host']!.framesBad > bad, 'bad frame counted');
+    expect(await rec.rejected()).toMatchObject({ 'opcua/bad-status': 1 });
+    expect(rec.logLines.some((l) => /perimeter-1: node ns=1;s=Perimeter\.Zone2\.Alarm reported BadCommunicationError/.test(l.msg))).toBe(true);
+    expect(eventsOf('perimeter-1').length).toBe(before);
+    await fixture.set('Perimeter.Zone2.Alarm', true);
+    await waitFor(() => eventsOf('perimeter-1').length > before, 'event once the value is good again');
+    expect(eventsOf('perimeter-1').at(-1)).toMatchObject({ type: 'intrusion.detected', zone: 'z-south' });
+    await fixture.set('Perimeter.Zone2.Alarm', false);
+  });
+
   it('after the server is killed and restarted on the same port, the subscription and every item come back', async () => {
     const link = driver.link('alarm-host')!;
     // One restart keeps the file quick; the frozen-server test below rebuilds the same link a second time.
