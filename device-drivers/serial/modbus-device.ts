@@ -40,7 +40,8 @@ export class ModbusDevice extends PolledDevice {
   private sirenWanted: boolean | null = null;
   private sirenWritten: boolean | null = null;
   private sirenWrites = 0;
-  private pulseTimers = new Set<TimerHandle>();
+  private pulses = new Set<{ coil: number; timer: TimerHandle }>();
+  private unreleased = new Set<number>();
 
   constructor(deps: PolledDeviceDeps) {
     super(deps);
@@ -48,10 +49,13 @@ export class ModbusDevice extends PolledDevice {
     this.blocks = planBlocks(this.serial.points);
   }
 
+  /** Releases pulsed coils at once: a gateway stopping mid-pulse must not leave a door strike energised. */
   override async stop(): Promise<void> {
-    for (const t of this.pulseTimers) this.deps.ctx.clock.clearTimeout(t);
-    this.pulseTimers.clear();
+    const pulses = [...this.pulses];
+    this.pulses.clear();
+    for (const { timer } of pulses) this.deps.ctx.clock.clearTimeout(timer);
     await super.stop();
+    await Promise.all(pulses.map(({ coil }) => this.writeCoil(coil, false).catch(() => {})));
   }
 
   get unit(): number {
@@ -113,6 +117,10 @@ export class ModbusDevice extends PolledDevice {
   }
 
   protected async poll(): Promise<void> {
+    for (const coil of [...this.unreleased]) {
+      await this.writeCoil(coil, false);
+      this.unreleased.delete(coil);
+    }
     // Re-write a siren state that failed to reach the device (a write still queued will land by itself).
     if (this.sirenWanted !== null && this.sirenWanted !== this.sirenWritten && this.sirenWrites === 0) await this.syncSiren().catch(() => {});
     for (const block of this.blocks) {
@@ -177,12 +185,18 @@ export class ModbusDevice extends PolledDevice {
 
   private async pulse(coil: number, ms: number): Promise<void> {
     await this.writeCoil(coil, true);
-    const timer = this.deps.ctx.clock.setTimeout(() => {
-      this.pulseTimers.delete(timer);
+    const pulse = {
+      coil,
+      timer: this.deps.ctx.clock.setTimeout(() => release(), ms),
+    };
+    const release = () => {
+      this.pulses.delete(pulse);
       void this.writeCoil(coil, false).catch((error: Error) => {
-        this.deps.ctx.log.error({ deviceId: this.id, coil, err: error }, `serial device ${this.id}: could not release coil ${coil} after its pulse: ${error.message}`);
+        // A strike left energised is an open door: keep trying at every poll until it is released.
+        this.unreleased.add(coil);
+        this.deps.ctx.log.error({ deviceId: this.id, coil, err: error }, `serial device ${this.id}: could not release coil ${coil} after its pulse (retrying at the next poll): ${error.message}`);
       });
-    }, ms);
-    this.pulseTimers.add(timer);
+    };
+    this.pulses.add(pulse);
   }
 }

@@ -96,8 +96,9 @@ export class SerialDriver implements DeviceDriver {
 
   async stop(): Promise<void> {
     for (const alarm of this.alarms) alarm.stop();
-    await Promise.all([...this.buses.values()].map((b) => b.stop()));
+    // Devices first, while their bus is still open: they release pulsed outputs on the way out.
     await Promise.all([...this.devices.values()].map((d) => d.stop()));
+    await Promise.all([...this.buses.values()].map((b) => b.stop()));
     this.alarms = [];
     this.buses.clear();
     this.devices.clear();

@@ -170,6 +170,26 @@ describe('serial devices on a mock bus', () => {
     expect(await device.sendCommand({ id: 'e', type: 'alarm.on' })).toMatchObject({ ok: false, error: /no outputs.siren/ });
   });
 
+  it('a pulse whose release failed is released at the next poll; stop() releases a pulse in progress', async () => {
+    const device = modbus({ outputs: { doorStrike: { coil: 1, pulseMs: 1000 } } }, 'access-controller');
+    const coilWrites = () => line.writes.filter((w) => w[1] === 5).map((w) => w.readUInt16BE(4) === 0xff00);
+    line.answer = (req) => Buffer.from(req);
+    await run(device.sendCommand({ id: 'c', type: 'door.open' }));
+    line.answer = () => null; // the release is lost on the line
+    await advance(1000, 10);
+    await advance(200, 5);
+    expect(coilWrites()).toEqual([true, false, false]);
+    line.answer = (req) => (req[1] === 5 ? Buffer.from(req) : slave.readBitsReply(4, 1, [false]));
+    await run(device.pollNow());
+    expect(coilWrites()).toEqual([true, false, false, false]);
+    await run(device.pollNow());
+    expect(coilWrites()).toHaveLength(4); // released once, not again
+
+    await run(device.sendCommand({ id: 'd', type: 'door.open' }));
+    await run(device.stop());
+    expect(coilWrites().slice(-2)).toEqual([true, false]);
+  });
+
   describe('card reader', () => {
     const readerDevice = (watchlisted = 'deny') =>
       new ReaderDevice(
