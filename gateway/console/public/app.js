@@ -73,7 +73,7 @@ function subjectText(subject) {
   if (!subject) return '—';
   const id = subject.identity;
   const refs = subject.refs || {};
-  const ref = refs.cardNo ? `卡 ${refs.cardNo}` : refs.plate ? `车牌 ${refs.plate}` : refs.personId ? refs.personId : refs.faceId ? `face ${refs.faceId}` : '';
+  const ref = refs.cardNo ? `${t('ref.card')} ${refs.cardNo}` : refs.plate ? `${t('ref.plate')} ${refs.plate}` : refs.personId ? refs.personId : refs.faceId ? `face ${refs.faceId}` : '';
   if (!id) return ref || '—';
   return [t(`kind.${id.kind}`), id.name, id.watch ? `(${id.watch.reason})` : '', ref].filter(Boolean).join(' ');
 }

@@ -27,7 +27,7 @@ export const TEXTS = {
     'severity.critical': '紧急', 'severity.high': '高', 'severity.medium': '中', 'severity.low': '低',
     'category.police': '警务', 'category.property': '物业', 'category.care': '关爱',
     'kind.resident': '住户', 'kind.visitor': '访客', 'kind.unknown': '陌生人', 'kind.watchlisted': '布控对象',
-    'source.local': '值班台', 'source.platform': '平台', 'source.system': '系统',
+    'ref.card': '卡', 'ref.plate': '车牌', 'source.local': '值班台', 'source.platform': '平台', 'source.system': '系统',
   },
   en: {
     'app.title': 'Guard room', 'login.title': 'Guard room login', 'login.username': 'User name', 'login.password': 'Password', 'login.submit': 'Log in',
@@ -56,7 +56,7 @@ export const TEXTS = {
     'severity.critical': 'Critical', 'severity.high': 'High', 'severity.medium': 'Medium', 'severity.low': 'Low',
     'category.police': 'Police', 'category.property': 'Property', 'category.care': 'Care',
     'kind.resident': 'Resident', 'kind.visitor': 'Visitor', 'kind.unknown': 'Unknown', 'kind.watchlisted': 'Watchlisted',
-    'source.local': 'guard room', 'source.platform': 'platform', 'source.system': 'system',
+    'ref.card': 'card', 'ref.plate': 'plate', 'source.local': 'guard room', 'source.platform': 'platform', 'source.system': 'system',
   },
 };
 

@@ -255,6 +255,16 @@ describe.skipIf(!haveTools)('guard guide screenshots: a realistic evening at the
     await page.locator('#timeline').waitFor();
     await page.fill('#note', '烟感误触发，住户做饭油烟，已开窗通风');
     await page.screenshot({ path: join(GUIDE, 'alert-detail.png') });
+    await page.click('[data-action="resolve"]');
+    await poll(() => page.locator('#timeline li').count()).toBe(4);
+    await page.screenshot({ path: join(GUIDE, 'alert-resolved.png') });
+    await page.goto(`${gw.httpUrl}/#/alerts`);
+    await page.locator('#board').waitFor();
+    await page.click('#lang');
+    await poll(() => page.textContent('#nav')).toContain('Alerts');
+    await page.screenshot({ path: join(GUIDE, 'alerts-en.png') });
+    await page.click('#lang');
+    await poll(() => page.textContent('#nav')).toContain('告警');
     await page.goto(`${gw.httpUrl}/#/events`);
     await page.locator('#events').waitFor();
     await page.screenshot({ path: join(GUIDE, 'events.png') });
