@@ -25,6 +25,19 @@ export interface FrameAnalysis {
 
 export type FaceModelChoice = 'front' | 'back';
 
+/**
+ * A single-row plate's characters read as one line 2–8 times as long as high (a blue plate's
+ * text is about 5.5:1, a green one's about 6:1), with some room for perspective.
+ */
+export function plateShaped(points: [number, number][]): boolean {
+  const [tl, tr, , bl] = points as [[number, number], [number, number], [number, number], [number, number]];
+  const width = Math.hypot(tr[0] - tl[0], tr[1] - tl[1]);
+  const height = Math.hypot(bl[0] - tl[0], bl[1] - tl[1]);
+  if (height < 8) return false;
+  const ratio = width / height;
+  return ratio >= 2 && ratio <= 8;
+}
+
 /** Which manifests the configured cameras need: nothing is loaded for a model no camera uses. */
 export function manifestsFor(section: CameraSection, cameras: { detect: string[]; faceModel: FaceModelChoice }[]): ModelManifest[] {
   const out: ModelManifest[] = [];
@@ -92,7 +105,12 @@ export class FrameAnalyzer {
 
   async plate(image: RgbImage): Promise<FrameAnalysis['plate']> {
     if (!this.ocr) throw new Error('plate models are not loaded');
-    const lines = await this.ocr.read(image);
+    // Recognition costs per box: read only plate-shaped regions, the most confident first.
+    const boxes = (await this.ocr.detect(image))
+      .filter((b) => plateShaped(b.points))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, this.section.plates.maxCandidates);
+    const lines = (await this.ocr.recognize(image, boxes)).filter((l) => l.score >= PPOCR_REC.thresholds.minLineScore!);
     const reading = pickPlate(lines, this.section.plates.minConfidence);
     if (!reading) return null;
     const xs = reading.line.box.points.map((p) => p[0]);
