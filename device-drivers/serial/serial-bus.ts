@@ -104,6 +104,7 @@ export class SerialBus {
   private stopped = true;
   private connected = false;
   private everConnected = false;
+  private openFailureLogged = false;
   private reconnectTimer: TimerHandle | null = null;
   private backoffMs: number;
   /** When the line was last busy (a byte received or our frame finished sending), ms on the bus clock. */
@@ -228,6 +229,10 @@ export class SerialBus {
     if (wasConnected) {
       this.deps.log.warn({ bus: this.id, path: this.deps.config.path, reason }, `serial bus ${this.id} lost: ${reason}; reopening with backoff`);
       this.deps.onConnection?.(false, reason);
+    } else if (!this.everConnected && !this.openFailureLogged) {
+      // Missing at start-up (adapter unplugged, wrong path): say so once, then retry quietly.
+      this.openFailureLogged = true;
+      this.deps.log.warn({ bus: this.id, path: this.deps.config.path, reason }, `serial bus ${this.id}: ${reason}; retrying with backoff`);
     }
     if (this.stopped || this.reconnectTimer) return;
     const delay = this.backoffMs;

@@ -223,5 +223,7 @@ describe('SerialBus on a mock port (FakeClock)', () => {
     expect(gaps.slice(0, 5)).toEqual([100, 200, 400, 400, 400]);
     expect(bus.health()).toMatchObject({ connected: false });
     expect(bus.health().detail).toMatch(/last error: cannot open \/dev\/ttyMISSING/);
+    // Said once at warn level, then retried quietly.
+    expect(kit.logLines.filter((l) => JSON.parse(l).level === 40 && l.includes('ttyMISSING'))).toHaveLength(1);
   });
 });
