@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   console.log(`1080p test JPEG: ${(jpeg.length / 1024).toFixed(0)} KB; ${FRAMES} frames per figure; load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 
   for (const [choice, manifest] of [['back', BLAZEFACE_BACK], ['front', BLAZEFACE_FRONT]] as const) {
-    for (const maxSide of [960, 1280]) {
+    for (const maxSide of [640, 960]) {
       const section = CameraSectionSchema.parse({ intake: { maxSide }, models: { faceMinScore: 0.75 } });
       const analyzer = new FrameAnalyzer(registry, section);
       const detector = new BlazeFaceDetector(registry.get(manifest.id), { minScore: 0.75, nmsIou: 0.3, maxDetections: 64 });

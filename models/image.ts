@@ -21,9 +21,10 @@ export type Point = [number, number];
 export class ImageDecodeError extends Error {}
 
 /**
- * Decodes a JPEG (or PNG) once into RGB at a working size. For JPEG, libjpeg's DCT scaling
- * (shrink-on-load) makes a 1080p snapshot decode at 1/2 scale cost about a quarter of a full
- * decode; everything downstream (detector input, crops, OCR) reads this one buffer.
+ * Decodes a JPEG (or PNG) once into RGB at a working size; everything downstream (detector
+ * input, crops, OCR) reads this one buffer. JPEG shrink-on-load (libjpeg DCT scaling) is on, but
+ * sharp only uses it when the reduction leaves a factor above the DCT scale (a 1080p frame
+ * decodes at 1/2 for a working size ≤ 640, at full size for 960): docs/models.md has the figures.
  */
 export async function decodeImage(input: Buffer, maxSide: number): Promise<RgbImage> {
   try {

@@ -78,7 +78,7 @@ export const CameraSectionSchema = z
       .object({
         queueDepth: z.number().int().min(1).max(100).default(4).describe('Frames waiting per camera; the oldest is dropped beyond'),
         concurrency: z.number().int().min(1).max(16).default(2).describe('Frames analysed at once over all cameras'),
-        maxSide: z.number().int().min(320).max(4096).default(960).describe('Working resolution: snapshots are decoded to fit; 960 lets a 1080p JPEG decode at 1/2 scale (shrink-on-load)'),
+        maxSide: z.number().int().min(320).max(4096).default(960).describe('Working resolution: snapshots are decoded to fit (≤ 640 lets a 1080p JPEG decode at 1/2 scale; larger keeps detail for crops and plates)'),
         maxSnapshotBytes: z.number().int().min(1024).max(32 * 1024 * 1024).default(4 * 1024 * 1024),
       })
       .strict()
