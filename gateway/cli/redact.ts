@@ -16,18 +16,32 @@ const PERSONAL_LOG_KEYS = new Set(['cards', 'plates', 'cardNo', 'plate', 'featur
 export const REDACTED = '[redacted]';
 export const PERSONAL = '[personal data removed]';
 
+/** Card numbers and plates inside messages, e.g. "重点人员(卡号 66660001)", "车牌 闽A·88888". */
+const PERSONAL_IN_TEXT = /(卡号|card(?:No)?|车牌|plate)([ \t]*[:：=]?[ \t]*)([A-Za-z0-9\u4e00-\u9fa5·-]{3,20})/gi;
+const CHINESE_PLATE = /[\u4e00-\u9fa5][A-Z]·?[A-Z0-9]{5,6}/g;
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 const SECRET_VALUE = /scrypt\$[^\s"',}]*|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g;
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@"']+):([^\s@/"']+)@/gi;
 
 export class Redactor {
   /** Every secret string met so far; scrubbed from all later text (logs, status). */
   private readonly literals = new Set<string>();
+  /** Names, cards and plates from the registry and watchlist; scrubbed as whole words from all text. */
+  private readonly personal = new Set<string>();
 
   addSecret(value: string | null | undefined): void {
     if (value && value.length >= 6) this.literals.add(value);
   }
 
-  /** Redacts loose text: secret-looking values, URL passwords, and every literal collected. */
+  addPersonal(value: unknown): void {
+    if (typeof value === 'string' || typeof value === 'number') {
+      const text = String(value).trim();
+      if (text.length >= 2) this.personal.add(text);
+    }
+  }
+
+  /** Redacts loose text: secret-looking values, URL passwords, personal data, and every literal collected. */
   text(input: string): string {
     let out = input.replace(SECRET_VALUE, (m) => {
       this.addSecret(m);
@@ -38,6 +52,11 @@ export class Redactor {
       return `${head}:${REDACTED}@`;
     });
     for (const literal of [...this.literals].sort((a, b) => b.length - a.length)) out = out.split(literal).join(REDACTED);
+    // Whole words only: a four-digit card must not eat the digits of a timestamp.
+    for (const value of [...this.personal].sort((a, b) => b.length - a.length))
+      out = out.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(value)}(?![A-Za-z0-9])`, 'g'), PERSONAL);
+    out = out.replace(PERSONAL_IN_TEXT, (_m, label: string, sep: string) => `${label}${sep}${PERSONAL}`);
+    out = out.replace(CHINESE_PLATE, PERSONAL);
     return out;
   }
 
@@ -61,7 +80,14 @@ export class Redactor {
 
   /** A log file: JSON lines are redacted structurally, other lines as text. */
   logLines(lines: string[]): string[] {
+    // A private key printed across lines is caught from its BEGIN line to its END line.
+    let inKey = false;
     return lines.map((line) => {
+      if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(line) && !/-----END [A-Z ]*PRIVATE KEY-----/.test(line)) inKey = true;
+      if (inKey) {
+        if (/-----END [A-Z ]*PRIVATE KEY-----/.test(line)) inKey = false;
+        return REDACTED;
+      }
       const trimmed = line.trim();
       if (trimmed.startsWith('{')) {
         try {
@@ -91,10 +117,12 @@ export class Redactor {
         const replacement = SECRET_KEYS.has(key) ? REDACTED : PERSONAL;
         if (isScalar(pair.value)) {
           if (SECRET_KEYS.has(key) && typeof pair.value.value === 'string') this.addSecret(pair.value.value);
+          if (personal) this.addPersonal(pair.value.value);
           (pair.value as Scalar).value = replacement;
         } else if (isSeq(pair.value)) {
           for (const item of pair.value.items) if (isScalar(item)) {
             if (SECRET_KEYS.has(key) && typeof item.value === 'string') this.addSecret(item.value);
+            if (personal) this.addPersonal(item.value);
             item.value = replacement;
           }
         }

@@ -4,7 +4,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
+import { parse, parseDocument } from 'yaml';
+import { startGateway } from '../helpers/gateway.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
 import { freePort, waitFor } from '../helpers/net.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -138,5 +139,25 @@ describe.skipIf(!haveTools)('gridguard doctor against real ports, ptys, brokers 
     expect(bad.code).toBe(2);
     expect(line(bad.stdout, 'config')).toMatch(/^FAIL .*site\.yaml:\d+ site\.gatewayId: must be 1–64 letters/);
     expect(bad.stdout).toContain('hint: gridguard check site.yaml lists every error');
+  });
+
+  it('ports held by the running gateway itself pass, and its database passes integrity_check while open', async () => {
+    const { dir, file } = await commissionedSite();
+    const [mqttPort, httpPort] = [await freePort(), await freePort()];
+    editSite(file, (doc) => {
+      doc.setIn(['broker', 'host'], '127.0.0.1');
+      doc.setIn(['broker', 'port'], mqttPort);
+      doc.setIn(['http', 'port'], httpPort);
+    });
+    const gw = await startGateway(parse(readFileSync(file, 'utf8')));
+    try {
+      const r = await runCli(['-c', 'site.yaml', 'doctor', '--no-models'], { cwd: dir });
+      expect(line(r.stdout, 'broker port')).toMatch(new RegExp(`^PASS .*:${mqttPort} in use by the running gateway`));
+      expect(line(r.stdout, 'http port')).toMatch(new RegExp(`^PASS .*:${httpPort} in use by the running gateway`));
+      expect(line(r.stdout, 'sqlite')).toMatch(/^PASS .*gridguard\.db ok \(integrity_check\), schema v\d+/);
+      expect(r.stdout).not.toMatch(/^FAIL/m);
+    } finally {
+      await gw.stop();
+    }
   });
 });

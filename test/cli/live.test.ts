@@ -64,6 +64,12 @@ describe('gridguard status, simulate and support-bundle against a running gatewa
     await waitFor(() => alerts.list().find((a) => a.deviceId === 'smoke-1' && a.ruleId === 'alarm'), 'smoke alarm alert from simulate');
   });
 
+  it('simulate plays a watchlisted visitor: the watched card at a door raises a watchlist alert', async () => {
+    const r = await runCli(['-c', 'site.yaml', 'simulate', '--secrets', 'secrets.json', '--scenario', 'watchlisted-visitor', '--devices', 'ac-1', '--duration', '9', '--mqtt-url', gw.mqttUrl], { cwd: dir });
+    expect(r.code).toBe(0);
+    await waitFor(() => gw.gateway.services.store.alerts.list().find((a) => a.ruleId === 'watchlist-hit' && a.deviceId === 'ac-1'), 'watchlist-hit alert from simulate');
+  });
+
   it('simulate refuses without usable secrets, and with a wrong one names the broker', async () => {
     writeFileSync(join(dir, 'wrong.json'), JSON.stringify({ 'ac-1': 'not-the-secret' }));
     const wrong = await runCli(['-c', 'site.yaml', 'simulate', '--secrets', 'wrong.json', '--duration', '1', '--mqtt-url', gw.mqttUrl], { cwd: dir });
