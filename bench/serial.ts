@@ -119,29 +119,35 @@ async function pollBench(): Promise<void> {
       const line = new SimulatedLine(pty.devicePath);
       for (let u = 1; u <= units; u++) line.unit(u, { discreteInputs: Array(8).fill(false) });
       await line.open();
-      const busConfig = SerialBusSchema.parse({ id: 'bench', path: pty.gatewayPath, baudRate, timeoutMs: 500, retries: 0 });
-      const metrics = new Metrics();
-      const log = pino({ level: 'silent' });
-      const ctx: DriverContext = { devices: [], ingest: async () => ({}) as never, deviceSeen: async () => {}, deviceOffline: () => {}, clock: systemClock, metrics, log };
-      const bus = new SerialBus({ config: busConfig, clock: systemClock, metrics, log });
-      bus.start();
-      while (!bus.isConnected) await new Promise((r) => setTimeout(r, 10));
-      const devices = Array.from({ length: units }, (_, i) =>
-        new ModbusDevice({
-          device: DeviceSchema.parse({ id: `io-${i + 1}`, kind: 'sensor', transport: 'serial', serial: { bus: 'bench', protocol: 'modbus-rtu', address: i + 1, points: Array.from({ length: 8 }, (_, a) => ({ table: 'discrete-input', address: a, on: 'door.opened' })) } }),
-          busConfig,
-          bus,
-          ctx,
-        }),
-      );
-      const ourCycles: number[] = [];
-      for (let c = 0; c < cycles + 2; c++) {
-        const start = process.hrtime.bigint();
-        await Promise.all(devices.map((d) => d.pollNow()));
-        if (c >= 2) ourCycles.push(Number(process.hrtime.bigint() - start) / 1e6);
-      }
-      if (bus.health().framesOk < units * cycles) throw new Error(`only ${bus.health().framesOk} good frames`);
-      await bus.stop();
+      /** Polls all 32 devices `cycles` times; interFrameMs 0 removes the t3.5 wait to show the software cost alone. */
+      const ourRun = async (interFrameMs?: number): Promise<number[]> => {
+        const busConfig = SerialBusSchema.parse({ id: 'bench', path: pty.gatewayPath, baudRate, timeoutMs: 500, retries: 0, ...(interFrameMs === undefined ? {} : { interFrameMs }) });
+        const metrics = new Metrics();
+        const log = pino({ level: 'silent' });
+        const ctx: DriverContext = { devices: [], ingest: async () => ({}) as never, deviceSeen: async () => {}, deviceOffline: () => {}, clock: systemClock, metrics, log };
+        const bus = new SerialBus({ config: busConfig, clock: systemClock, metrics, log });
+        bus.start();
+        while (!bus.isConnected) await new Promise((r) => setTimeout(r, 10));
+        const devices = Array.from({ length: units }, (_, i) =>
+          new ModbusDevice({
+            device: DeviceSchema.parse({ id: `io-${i + 1}`, kind: 'sensor', transport: 'serial', serial: { bus: 'bench', protocol: 'modbus-rtu', address: i + 1, points: Array.from({ length: 8 }, (_, a) => ({ table: 'discrete-input', address: a, on: 'door.opened' })) } }),
+            busConfig,
+            bus,
+            ctx,
+          }),
+        );
+        const times: number[] = [];
+        for (let c = 0; c < cycles + 2; c++) {
+          const start = process.hrtime.bigint();
+          await Promise.all(devices.map((d) => d.pollNow()));
+          if (c >= 2) times.push(Number(process.hrtime.bigint() - start) / 1e6);
+        }
+        if (bus.health().framesOk < units * cycles) throw new Error(`only ${bus.health().framesOk} good frames`);
+        await bus.stop();
+        return times;
+      };
+      const ourCycles = await ourRun();
+      const softwareOnly = await ourRun(0);
 
       // Same-run baseline: modbus-serial's master on the same pty and slaves.
       const client = new ModbusRTU();
@@ -165,15 +171,18 @@ async function pollBench(): Promise<void> {
       const wireCycle = wire.perExchange * units;
       const ours = median(ourCycles);
       const theirs = median(theirCycles);
+      const bare = median(softwareOnly);
       rows.push(
-        `| ${fmt(baudRate)} | ${wire.bits} | ${fmt(wire.gap, 2)} | ${fmt(wireCycle, 1)} | ${fmt(ours, 1)} | ${fmt(theirs, 1)} | ${fmt(ours / wireCycle, 2)} | ${fmt(ours / theirs, 2)} |`,
+        `| ${fmt(baudRate)} | ${wire.bits} | ${fmt(wire.gap, 2)} | ${fmt(wireCycle, 1)} | ${fmt(ours, 1)} | ${fmt(bare, 1)} | ${fmt(theirs, 1)} | ${fmt(ours / wireCycle, 2)} | ${fmt(bare / theirs, 2)} |`,
       );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log('| baud | bits per exchange (8 + 6 bytes, 8N1) | t3.5 ms | wire limit per cycle ms (32 × (bits/baud + 2 × t3.5)) | gridguard on pty ms (median) | modbus-serial on pty ms (median) | gridguard / wire | gridguard / modbus-serial |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(
+    '| baud | bits per exchange (8 + 6 bytes, 8N1) | t3.5 ms | wire limit per cycle ms (32 × (bits/baud + 2 × t3.5)) | gridguard on pty ms (median) | gridguard without t3.5 ms | modbus-serial on pty ms (median) | gridguard / wire | gridguard without t3.5 / modbus-serial |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
   console.log(
     '\nA pty moves bytes instantly: "on pty" is the software cost of a cycle (our t3.5 waits included, modbus-serial waits none). ' +
