@@ -95,4 +95,20 @@ describe.skipIf(!haveSocat)('end to end: RS-485 card reader and IO module on a s
     const { monitor } = gw.gateway.services;
     await waitFor(() => ['rd-gate-1', 'io-gate-1', 'siren-gate-1'].every((id) => monitor.get(id)?.online), 'serial devices online');
   });
+
+  it('unplugging the bus marks its devices offline in the monitor; replugging brings them back without a restart', async () => {
+    const { monitor } = gw.gateway.services;
+    await line.close();
+    await pty.stop();
+    await waitFor(() => ['rd-gate-1', 'io-gate-1', 'siren-gate-1'].every((id) => monitor.get(id)?.online === false), 'serial devices offline', 15_000);
+    await pty.start();
+    await line.open();
+    await waitFor(() => ['rd-gate-1', 'io-gate-1', 'siren-gate-1'].every((id) => monitor.get(id)?.online), 'serial devices back online', 20_000);
+    const status = (await gw.gateway.status()) as any;
+    expect(status.links['serial:rs485-gate']).toMatchObject({ connected: true, reconnects: 1 });
+    reader.queue.push({ kind: 'swipe', seq: 3, cardNo: '1002' });
+    const { store } = gw.gateway.services;
+    const event = await waitFor(() => store.events.query({ deviceId: 'rd-gate-1' }).find((e) => e.subjects.cardNo === '1002'), 'swipe after replug', 15_000);
+    expect(event.identity).toMatchObject({ kind: 'resident', name: '李四', care: true });
+  });
 });
