@@ -98,33 +98,52 @@ function fiftyRules(): unknown[] {
   rules.push({ id: 'door-forced-all', type: 'door-forced', cooldownSeconds: 60 });
   rules.push({ id: 'watchlist-all', type: 'watchlist-hit' });
   if (rules.length !== 50) throw new Error(`expected 50 rules, made ${rules.length}`);
-  return rules;
+  // For finding a slow rule type: BENCH_ONLY_TYPES=tailgating,alarm keeps only those.
+  const only = process.env.BENCH_ONLY_TYPES ? process.env.BENCH_ONLY_TYPES.split(',') : null;
+  return only ? rules.filter((r) => only.includes((r as { type: string }).type)) : rules;
 }
 
-/** A deterministic mix: mostly residents at unit doors and gates, some strangers, plates, passers, doors. */
+/**
+ * A deterministic, plausible mix: residents swipe at their unit door and at gates (the gate camera
+ * counts them passing), use their own doorplate, doors open and close; strangers, unknown plates
+ * and faces come and go; watchlist hits, intrusions and smoke are rare, as alerts are in real life.
+ */
 function makeInputs(n: number): DeviceEventInput[] {
   let seed = 42;
   const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
   const pick = (k: number) => Math.floor(rnd() * k);
   const inputs: DeviceEventInput[] = [];
-  for (let i = 0; i < n; i++) {
+  while (inputs.length < n) {
     const r = rnd();
     const resident = pick(RESIDENTS);
-    const b = Math.floor(resident / 5 / (UNITS * HOUSES_PER_UNIT)) % BUILDINGS;
-    const u = Math.floor(resident / 5 / HOUSES_PER_UNIT) % UNITS;
-    if (r < 0.45) inputs.push({ deviceId: `ac-${b}-${u}`, type: 'access.granted', subjects: { cardNo: `C${resident}` } });
-    else if (r < 0.6) inputs.push({ deviceId: `gate-ac-${pick(3)}`, type: 'access.granted', subjects: { cardNo: `C${resident}` } });
-    else if (r < 0.68) inputs.push({ deviceId: `gate-ac-${pick(3)}`, type: 'access.denied', subjects: { cardNo: `X${pick(5000)}` } });
-    else if (r < 0.76) inputs.push({ deviceId: 'gate-cam-3', type: 'plate.captured', subjects: { plate: rnd() < 0.5 ? `闽A${resident}` : `闽B${pick(3000)}` }, payload: { direction: rnd() < 0.5 ? 'in' : 'out' } });
-    else if (r < 0.82) inputs.push({ deviceId: `gate-cam-${pick(3)}`, type: 'face.captured', subjects: { faceId: `F${pick(20_000)}` } });
-    else if (r < 0.88) inputs.push({ deviceId: `gate-cam-${pick(3)}`, type: 'person.passed', payload: { count: 1 + pick(2) } });
-    else if (r < 0.93) inputs.push({ deviceId: `ac-${b}-${u}`, type: rnd() < 0.5 ? 'door.opened' : 'door.closed' });
-    else if (r < 0.97) inputs.push({ deviceId: `dp-${pick(200)}`, type: 'doorplate.scan', subjects: { cardNo: `C${resident}` } });
-    else if (r < 0.985) inputs.push({ deviceId: `gate-ac-${pick(3)}`, type: 'access.denied', subjects: { cardNo: `W${pick(WATCH)}` } });
-    else if (r < 0.995) inputs.push({ deviceId: 'cam-north', type: 'intrusion.detected' });
-    else inputs.push({ deviceId: 'smoke-1', type: 'sensor.smoke' });
+    const houseIndex = Math.floor(resident / 5);
+    const b = Math.floor(houseIndex / (UNITS * HOUSES_PER_UNIT)) % BUILDINGS;
+    const u = Math.floor(houseIndex / HOUSES_PER_UNIT) % UNITS;
+    const gate = pick(3);
+    if (r < 0.35) {
+      inputs.push({ deviceId: `ac-${b}-${u}`, type: 'access.granted', subjects: { cardNo: `C${resident}` } });
+      inputs.push({ deviceId: `ac-${b}-${u}`, type: 'door.opened' }, { deviceId: `ac-${b}-${u}`, type: 'door.closed' });
+    } else if (r < 0.6) {
+      inputs.push({ deviceId: `gate-ac-${gate}`, type: 'access.granted', subjects: { cardNo: `C${resident}` } });
+      // One passage in a hundred has someone slipping through behind.
+      inputs.push({ deviceId: `gate-cam-${gate}`, type: 'person.passed', payload: { count: rnd() < 0.01 ? 2 : 1 } });
+    } else if (r < 0.7) {
+      // Doorplates stand at houses h{i % 50}-{i % 4}-{i % 100}; their residents use them.
+      const i = pick(200);
+      const idx = (i % BUILDINGS) * UNITS * HOUSES_PER_UNIT + (i % UNITS) * HOUSES_PER_UNIT + (i % HOUSES_PER_UNIT);
+      inputs.push({ deviceId: `dp-${i}`, type: 'doorplate.scan', subjects: { cardNo: `C${idx * 5 + pick(5)}` } });
+    } else if (r < 0.78) inputs.push({ deviceId: 'gate-cam-3', type: 'plate.captured', subjects: { plate: rnd() < 0.7 ? `闽A${resident}` : `闽B${pick(20_000)}` }, payload: { direction: rnd() < 0.5 ? 'in' : 'out' } });
+    else if (r < 0.86) inputs.push({ deviceId: `gate-cam-${gate}`, type: 'face.captured', subjects: { faceId: `F${pick(50_000)}` } });
+    else if (r < 0.93) inputs.push({ deviceId: `gate-ac-${gate}`, type: 'access.denied', subjects: { cardNo: rnd() < 0.5 ? `C${resident}` : `X${pick(20_000)}` } });
+    else if (r < 0.999) inputs.push({ deviceId: `ac-${b}-${u}`, type: 'door.exit-button' });
+    else {
+      const rare = rnd();
+      if (rare < 0.5) inputs.push({ deviceId: `gate-ac-${gate}`, type: 'access.denied', subjects: { cardNo: `W${pick(WATCH)}` } });
+      else if (rare < 0.8) inputs.push({ deviceId: 'cam-north', type: 'intrusion.detected' });
+      else inputs.push({ deviceId: 'smoke-1', type: 'sensor.smoke' });
+    }
   }
-  return inputs;
+  return inputs.slice(0, n);
 }
 
 interface Rig {

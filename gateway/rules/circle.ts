@@ -53,18 +53,39 @@ export function inSchedule(schedule: ResolvedRule<unknown>['schedule'], ms: numb
   return false;
 }
 
+type Scope = NonNullable<ResolvedRule<unknown>['scope']>;
+interface CompiledScope {
+  devices: Set<string> | null;
+  gates: Set<string> | null;
+  buildings: Set<string> | null;
+  zones: Set<string> | null;
+  any: boolean;
+}
+const compiledScopes = new WeakMap<Scope, CompiledScope>();
+const setOf = (list?: string[]) => (list && list.length > 0 ? new Set(list) : null);
+
+function scopeOf(scope: Scope): CompiledScope {
+  let c = compiledScopes.get(scope);
+  if (!c) {
+    c = { devices: setOf(scope.devices), gates: setOf(scope.gates), buildings: setOf(scope.buildings), zones: setOf(scope.zones), any: false };
+    c.any = !!(c.devices || c.gates || c.buildings || c.zones);
+    compiledScopes.set(scope, c);
+  }
+  return c;
+}
+
 /** True when the place is inside the circle: any constrained list (devices, gates, buildings, zones) matches. */
 export function inScope(scope: ResolvedRule<unknown>['scope'], event: Pick<DeviceEvent, 'deviceId' | 'place'>): boolean {
   if (!scope) return true;
-  const lists = [
-    [scope.devices, event.deviceId],
-    [scope.gates, event.place.gate],
-    [scope.buildings, event.place.building],
-    [scope.zones, event.place.zone],
-  ] as const;
-  const constrained = lists.filter(([list]) => list && list.length > 0);
-  if (constrained.length === 0) return true;
-  return constrained.some(([list, value]) => value !== undefined && list!.includes(value));
+  const c = scopeOf(scope);
+  if (!c.any) return true;
+  const { place } = event;
+  return (
+    (c.devices !== null && c.devices.has(event.deviceId)) ||
+    (c.gates !== null && place.gate !== undefined && c.gates.has(place.gate)) ||
+    (c.buildings !== null && place.building !== undefined && c.buildings.has(place.building)) ||
+    (c.zones !== null && place.zone !== undefined && c.zones.has(place.zone))
+  );
 }
 
 function toMinutes(hhmm: string): number {

@@ -167,6 +167,7 @@ export class RuleEngine implements Service {
     this.aliveTimer = null;
     for (const rule of this.active) this.deactivate(rule);
     this.active = [];
+    this.routes.clear();
     for (const state of this.states.values()) state.flush();
     this.writeAlive();
   }
@@ -204,6 +205,7 @@ export class RuleEngine implements Service {
       if (replacement.type !== rule.config.type) this.states.get(rule.config.id)?.clear();
     }
     this.active = kept;
+    this.routes.clear();
     for (const config of next.values()) this.activate(config);
     // Rules whose previous version keeps running are still reported: the update was not applied.
     this.problems = problems;
@@ -235,6 +237,7 @@ export class RuleEngine implements Service {
       return;
     }
     this.active.push(entry);
+    this.routes.clear();
   }
 
   private deactivate(rule: ActiveRule): void {
@@ -270,12 +273,27 @@ export class RuleEngine implements Service {
     void store.writes.write(() => store.ruleState.set(ENGINE_STATE_ID, 'aliveAt', now, now)).catch(() => {});
   }
 
+  /** Rules by the event type they listen to, so an event visits only the rules that care about it. */
+  private routes = new Map<string, ActiveRule[]>();
+
+  private route(type: string): ActiveRule[] {
+    let rules = this.routes.get(type);
+    if (!rules) {
+      rules = this.active.filter((r) => r.instance.onEvent && (!r.instance.eventTypes || r.instance.eventTypes.has(type as never)));
+      this.routes.set(type, rules);
+    }
+    return rules;
+  }
+
   private onEvent(event: DeviceEvent): void {
     const eventMs = Date.parse(event.receivedAt);
-    for (const rule of this.active) {
-      if (!rule.instance.onEvent) continue;
-      if (rule.type.filter !== 'alerts' && (!rule.ctx.inScope(event) || !rule.ctx.inSchedule(eventMs))) continue;
-      this.guard(rule, () => rule.instance.onEvent!(event));
+    for (const rule of this.route(event.type)) {
+      if (rule.type.filter !== 'alerts' && (!inScope(rule.config.scope, event) || !inSchedule(rule.config.schedule, eventMs))) continue;
+      try {
+        rule.instance.onEvent!(event);
+      } catch (error) {
+        this.failed(rule, error);
+      }
     }
   }
 
@@ -284,9 +302,13 @@ export class RuleEngine implements Service {
     try {
       fn();
     } catch (error) {
-      this.deps.metrics.errors.inc({ component: `rule:${rule.config.id}` });
-      this.deps.log.error({ err: error, rule: rule.config.id }, 'rule failed on an event');
+      this.failed(rule, error);
     }
+  }
+
+  private failed(rule: ActiveRule, error: unknown): void {
+    this.deps.metrics.errors.inc({ component: `rule:${rule.config.id}` });
+    this.deps.log.error({ err: error, rule: rule.config.id }, 'rule failed on an event');
   }
 
   private stateFor(ruleId: string): RuleState {

@@ -50,6 +50,8 @@ export class StateWriter {
 export class RuleState {
   private values: Map<string, unknown>;
   private dirty = new Map<string, unknown>();
+  /** Keys that have a row in SQLite: a key set and deleted within one tick never reaches the disk. */
+  private stored: Set<string>;
 
   constructor(
     readonly ruleId: string,
@@ -57,11 +59,18 @@ export class RuleState {
     private readonly writer: StateWriter,
   ) {
     this.values = store.ruleState.all(ruleId);
+    this.stored = new Set(this.values.keys());
   }
 
   /** The changes since the last write, handed to the StateWriter. */
   takeDirty(): [string, unknown][] {
-    const batch = [...this.dirty];
+    const batch: [string, unknown][] = [];
+    for (const [key, value] of this.dirty) {
+      if (value === undefined) {
+        if (!this.stored.delete(key)) continue;
+      } else this.stored.add(key);
+      batch.push([key, value]);
+    }
     this.dirty.clear();
     return batch;
   }

@@ -4,7 +4,7 @@ import type { AlertDraft } from '../alerts/alert-service.ts';
 import type { DeviceStatusChange } from '../core/bus.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Category, DeviceEvent, Severity } from '../core/model.ts';
+import type { Category, DeviceEvent, EventType, Severity } from '../core/model.ts';
 import type { Identifier } from '../identify/identifier.ts';
 import type { SiteModel } from '../site/site-model.ts';
 import type { DurableTimers, RuleState } from './rule-state.ts';
@@ -58,6 +58,8 @@ export interface RuleContext {
 }
 
 export interface RuleInstance {
+  /** The event types onEvent cares about; the engine sends it no others. Undefined: every type. */
+  eventTypes?: ReadonlySet<EventType>;
   /** Called for events inside the rule's scope and schedule (unless the type tracks outside them). */
   onEvent?(event: DeviceEvent): void;
   onDeviceStatus?(status: DeviceStatusChange): void;

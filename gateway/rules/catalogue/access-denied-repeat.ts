@@ -19,6 +19,7 @@ export const accessDeniedRepeat = defineRule({
     const windowMs = rule.params.windowMinutes * 60_000;
     const state = ctx.state;
     return {
+      eventTypes: new Set(['access.denied'] as const),
       start() {
         // Windows are minutes long: whatever is older than one window at start is of no use.
         const now = ctx.clock.now();

@@ -25,6 +25,7 @@ export const alarm = defineRule({
   create(rule, ctx) {
     const types = new Set(rule.params.types);
     return {
+      eventTypes: types,
       onEvent(event) {
         if (!types.has(event.type)) return;
         const alarm = ALARMS[event.type]!;

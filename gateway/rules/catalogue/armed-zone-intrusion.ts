@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { EventType } from '../../core/model.ts';
 import { hhmm } from '../../core/time.ts';
 import { defineRule } from '../rule-types.ts';
 
@@ -29,6 +30,7 @@ export const armedZoneIntrusion = defineRule({
   create(rule, ctx) {
     const types = new Set<string>(rule.params.types);
     return {
+      eventTypes: types as ReadonlySet<EventType>,
       onEvent(event) {
         if (!types.has(event.type)) return;
         if (rule.params.requireZone && !event.place.zone) return;

@@ -12,6 +12,7 @@ export const cameraTamper = defineRule({
   defaults: { severity: 'medium', category: 'property', cooldownSeconds: 1800 },
   create(_rule, ctx) {
     return {
+      eventTypes: new Set(['camera.tamper'] as const),
       onEvent(event) {
         if (event.type !== 'camera.tamper') return;
         const kind = typeof event.payload.kind === 'string' ? event.payload.kind : 'occlusion';

@@ -99,6 +99,7 @@ export const careAbsence = defineRule({
     };
 
     return {
+      eventTypes: types,
       start() {
         if (ctx.downtime) {
           for (const [key, watch] of state.entries<Watch>('p:')) {

@@ -73,6 +73,7 @@ export const deviceOffline = defineRule({
     };
 
     return {
+      eventTypes: new Set(),
       onDeviceStatus(status) {
         const timer = pending.get(status.deviceId);
         if (status.online) {

@@ -10,6 +10,7 @@ export const doorForced = defineRule({
   defaults: { severity: 'high', category: 'property', cooldownSeconds: 300 },
   create(_rule, ctx) {
     return {
+      eventTypes: new Set(['door.forced'] as const),
       onEvent(event) {
         if (event.type !== 'door.forced') return;
         ctx.raise({

@@ -33,6 +33,7 @@ export const doorHeldOpen = defineRule({
         subject: null,
       });
     return {
+      eventTypes: new Set(['door.held-open', 'door.opened', 'door.closed'] as const),
       onEvent(event) {
         if (!ctx.inScope(event)) return;
         if (event.type === 'door.held-open') {

@@ -36,6 +36,7 @@ export const frequentStranger = defineRule({
     const types = new Set(rule.params.eventTypes);
     const state = ctx.state;
     return {
+      eventTypes: types,
       start() {
         if (!ctx.timers.has('sweep')) ctx.timers.at('sweep', ctx.clock.now() + SWEEP_EVERY_MS);
       },

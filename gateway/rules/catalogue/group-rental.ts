@@ -97,6 +97,7 @@ export const groupRental = defineRule({
     };
 
     return {
+      eventTypes: types,
       start() {
         if (!ctx.timers.has('sweep')) ctx.timers.at('sweep', ctx.clock.now() + 3_600_000);
       },

@@ -35,6 +35,7 @@ export const tailgating = defineRule({
     const load = (key: string, deviceId: string): Door => state.get<Door>(key) ?? { grants: [], passes: [], deviceId };
 
     return {
+      eventTypes: new Set(['access.granted', 'door.exit-button', 'person.passed'] as const),
       onEvent(event) {
         const isGrant = event.type === 'access.granted' || event.type === 'door.exit-button';
         if (!isGrant && event.type !== 'person.passed') return;

@@ -82,6 +82,7 @@ export const vehicleOverstay = defineRule({
     };
 
     return {
+      eventTypes: new Set(['plate.captured'] as const),
       start() {
         if (ctx.downtime) {
           for (const [key, stay] of state.entries<Stay>('v:')) {
