@@ -78,9 +78,26 @@ function subjectText(subject) {
   return [t(`kind.${id.kind}`), id.name, id.watch ? `(${id.watch.reason})` : '', ref].filter(Boolean).join(' ');
 }
 
-function imageIdOf(alert) {
-  const d = alert.details || {};
-  return typeof d.imageId === 'string' ? d.imageId : typeof d.snapshotId === 'string' ? d.snapshotId : null;
+/**
+ * Evidence thumbnails are fetched once per alert per page load (then kept as object URLs), and only
+ * for open alerts near the top of the board, so a busy board does not flood the gateway.
+ */
+const thumbs = new Map();
+function thumbFor(a, index) {
+  const have = thumbs.get(a.id);
+  if (typeof have === 'string' && have.startsWith('blob:')) return h('img', { class: 'thumb', src: have, alt: '' });
+  if (have === undefined && index < 50 && a.evidence.length && !['resolved', 'false-alarm'].includes(a.status)) {
+    thumbs.set(a.id, 'loading');
+    fetch(`/api/alerts/${encodeURIComponent(a.id)}/thumbnail`, { credentials: 'same-origin' })
+      .then(async (res) => {
+        if (!res.ok) return thumbs.set(a.id, 'none');
+        thumbs.set(a.id, URL.createObjectURL(await res.blob()));
+        const slot = document.querySelector(`.alert[data-id="${CSS.escape(a.id)}"] .thumb`);
+        slot?.replaceWith(h('img', { class: 'thumb', src: thumbs.get(a.id), alt: '' }));
+      })
+      .catch(() => thumbs.set(a.id, 'none'));
+  }
+  return h('div', { class: 'thumb' }, ruleName(a.ruleType));
 }
 
 // ---------- sound ----------
@@ -256,20 +273,19 @@ function renderAlerts() {
     h('label', {}, t('filter.severity'), select('severity', SEVERITIES, 'severity', f.severity)),
     h('label', {}, t('filter.category'), select('category', CATEGORIES, 'category', f.category)),
     counts);
-  const board = h('div', { class: 'board', id: 'board' }, shown.length ? shown.map(alertCard) : h('div', { class: 'empty' }, t('alerts.empty')));
+  const board = h('div', { class: 'board', id: 'board' }, shown.length ? shown.map((a, i) => alertCard(a, i)) : h('div', { class: 'empty' }, t('alerts.empty')));
   $('#main').replaceChildren(h('h1', {}, t('alerts.title')), bar, board);
   state.fresh.clear();
 }
 
-function alertCard(a) {
+function alertCard(a, index) {
   const closed = ['resolved', 'false-alarm'].includes(a.status);
-  const img = imageIdOf(a);
   const quick = a.status === 'new'
     ? h('button', { class: 'warn', 'data-action': 'acknowledge', onclick: async (e) => { e.stopPropagation(); await transition(a.id, 'acknowledged', ''); } }, t('acknowledge'))
     : null;
   return h('div', { class: `alert${closed ? ' closed' : ''}${state.fresh.has(a.id) ? ' fresh' : ''}`, 'data-id': a.id, 'data-severity': a.severity, 'data-status': a.status, onclick: () => (location.hash = `#/alerts/${a.id}`) },
     h('div', { class: `stripe sev-${a.severity}` }),
-    img ? h('img', { class: 'thumb', src: `/api/images/${encodeURIComponent(img)}?why=${encodeURIComponent('alert ' + a.id)}`, alt: '' }) : h('div', { class: 'thumb' }, ruleName(a.ruleType)),
+    thumbFor(a, index),
     h('div', {},
       h('div', { class: 'msg' }, sevBadge(a.severity), ' ', a.message),
       h('div', { class: 'meta' },

@@ -146,6 +146,23 @@ export function consoleRoutes(deps: { store: Store; site: SiteModel; config: Gat
       return reply.header('content-type', image.contentType).header('cache-control', 'private, no-store').send(image.data);
     });
 
+    // The board's evidence thumbnail: the newest evidence event that carries an image. The
+    // browser may keep it an hour (private), so a board redrawn on every alert does not re-fetch it.
+    app.get('/api/alerts/:id/thumbnail', { config: { access: 'alerts' } }, async (request, reply) => {
+      const id = (request.params as { id: string }).id;
+      const alert = deps.store.alerts.get(id);
+      if (!alert) return reply.status(404).send({ error: `no alert with id ${id}` });
+      for (const eventId of [...alert.evidence].reverse()) {
+        const imageId = deps.store.events.get(eventId)?.payload.imageId;
+        if (typeof imageId !== 'string') continue;
+        const image = await deps.images.get(imageId);
+        if (!image) continue;
+        await deps.audit.record({ ...actor(request), action: 'view.image', target: imageId, reason: `alert ${id}` });
+        return reply.header('content-type', image.contentType).header('cache-control', 'private, max-age=3600').send(image.data);
+      }
+      return reply.status(404).send({ error: `alert ${id} has no evidence image` });
+    });
+
     app.get('/api/events/export', { config: { access: 'events' } }, async (request, reply) => {
       const q = ExportQuery.safeParse(request.query);
       if (!q.success) return reply.status(400).send({ error: `bad query: ${q.error.issues[0]!.path.join('.')}: ${q.error.issues[0]!.message}` });

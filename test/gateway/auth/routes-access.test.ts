@@ -18,6 +18,7 @@ const ROUTES: { method: string; path: string; access: Access; body?: unknown }[]
   { method: 'GET', path: '/api/people/care', access: 'people' },
   { method: 'GET', path: '/api/people/p1', access: 'people' },
   { method: 'GET', path: '/api/images/no-such-image', access: 'alerts' },
+  { method: 'GET', path: '/api/alerts/no-such-alert/thumbnail', access: 'alerts' },
   { method: 'GET', path: '/api/config', access: 'config' },
   { method: 'GET', path: '/api/audit', access: 'audit' },
   { method: 'GET', path: '/api/users', access: 'users' },

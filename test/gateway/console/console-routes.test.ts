@@ -96,8 +96,25 @@ describe('evidence images: only through a registered source, only logged in, alw
     expect(res.headers['cache-control']).toBe('private, no-store');
     expect(res.rawPayload.equals(jpeg)).toBe(true);
     expect((await app.inject({ url: '/api/images/img-2', headers: { cookie: await cookie('guard9') } })).statusCode).toBe(404);
-    const views = audit.list({ action: 'view.image' });
-    expect(views).toEqual([expect.objectContaining({ actor: 'guard9', target: 'img-1', reason: 'alert A1' })]);
+    expect(audit.list({ action: 'view.image' })).toEqual([expect.objectContaining({ actor: 'guard9', target: 'img-1', reason: 'alert A1' })]);
+
+    // The board's thumbnail: found through the alert's evidence event, audited with the alert as the reason.
+    const codes = { addressCode: 'AC3501020002', communityGridCode: 'CG350102001', policeGridCode: 'PG350102600102' };
+    const place = { gate: 'gate-2', label: '2号门' };
+    const at = new Date(clock.now()).toISOString();
+    const event = { id: 'ev-1', deviceTime: at, receivedAt: at, deviceId: 'cam-1', deviceKind: 'camera' as const, type: 'plate.captured' as const, codes, place, subjects: { plate: '闽A88888' }, payload: { imageId: 'img-1' } };
+    store.events.insert(event);
+    const base = { ruleType: 'watchlist-hit', severity: 'high' as const, category: 'police' as const, status: 'new' as const, raisedAt: at, updatedAt: at, codes, place, deviceId: 'cam-1', subject: null, message: 'x', details: {}, mergeKey: 'k', occurrences: 1, lastTriggeredAt: at, transitions: [] };
+    store.alerts.save({ ...base, id: 'A2', ruleId: 'watchlist-hit', evidence: ['ev-1'] }, 'raised');
+    store.alerts.save({ ...base, id: 'A3', ruleId: 'door-forced', mergeKey: 'k3', evidence: ['no-such-event'] }, 'raised');
+    const guardCookie = await cookie('guard9');
+    const thumb = await app.inject({ url: '/api/alerts/A2/thumbnail', headers: { cookie: guardCookie } });
+    expect(thumb.statusCode).toBe(200);
+    expect(thumb.rawPayload.equals(jpeg)).toBe(true);
+    expect(thumb.headers['cache-control']).toBe('private, max-age=3600');
+    expect((await app.inject({ url: '/api/alerts/A3/thumbnail', headers: { cookie: guardCookie } })).statusCode).toBe(404);
+    expect((await app.inject({ url: '/api/alerts/A2/thumbnail' })).statusCode).toBe(401);
+    expect(audit.list({ action: 'view.image' })[0]).toMatchObject({ actor: 'guard9', target: 'img-1', reason: 'alert A2' });
     auth.stop();
     await app.close();
     store.close();
