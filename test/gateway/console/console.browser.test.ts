@@ -136,6 +136,23 @@ describe.skipIf(!haveTools)('guard-room console in headless Chromium: the closed
     expect(updates.some((i: any) => i.status === 'acknowledged')).toBe(true);
   }, 180_000);
 
+  it('a disposition the grid platform sends back shows up live on the open alert', async () => {
+    const device = await connectDevice(gw.mqttUrl, 'ac-2');
+    await publishEvent(device, 'ac-2', { type: 'door.forced' });
+    await device.endAsync();
+    const alert = await waitFor(() => gw.gateway.services.store.alerts.list().find((a) => a.ruleId === 'door-forced' && a.deviceId === 'ac-2'), 'ac-2 alert', 30_000);
+    await page.goto(`${gw.httpUrl}/#/alerts/${alert.id}`);
+    await page.locator('#timeline').waitFor();
+    // The path cloud-sync's alert.disposition command takes (cloud-sync/commands.ts).
+    await gw.gateway.services.alerts.transition(alert.id, 'dispatched', { by: 'platform:grid-center', note: '网格员已接单', source: 'platform' });
+    await poll(() => page.locator('#timeline li').count()).toBe(2);
+    const last = await page.locator('#timeline li').nth(1).textContent();
+    expect(last).toContain('platform:grid-center');
+    expect(last).toContain('(平台)');
+    expect(last).toContain('网格员已接单');
+    expect(await page.locator('[data-action="resolve"]').count()).toBe(1);
+  }, 180_000);
+
   it('no alert goes missing when the page reloads in the middle of a burst', async () => {
     await page.goto(`${gw.httpUrl}/#/alerts`);
     await page.locator('#board').waitFor();
