@@ -193,17 +193,10 @@ export class CameraDriver implements DeviceDriver {
   }
 
   /** Hands a snapshot to the camera's queue; throws IntakeError for what cannot be a snapshot. */
-  enqueue(deviceId: string, jpeg: Buffer, via: Frame['via'], capturedMs?: number, cameraEvent?: Record<string, unknown>): void {
-    const camera = this.cameras.get(deviceId);
-    if (!camera) throw new IntakeError('camera-not-analysed', `device ${deviceId} has no camera section: the gateway does not analyse its snapshots`);
-    if (!this.running) throw new IntakeError('not-running', 'camera intake is stopping');
-    if (jpeg.length === 0) throw new IntakeError('empty-snapshot', 'empty snapshot');
-    if (jpeg.length > this.deps.section.intake.maxSnapshotBytes) throw new IntakeError('oversized-snapshot', `snapshot of ${jpeg.length} bytes exceeds ${this.deps.section.intake.maxSnapshotBytes}`);
-    const isJpeg = jpeg[0] === 0xff && jpeg[1] === 0xd8;
-    const isPng = jpeg[0] === 0x89 && jpeg[1] === 0x50;
-    if (!isJpeg && !isPng) throw new IntakeError('not-an-image', 'snapshot is not a JPEG (no FF D8 start marker)');
+  enqueue(deviceId: string, jpeg: Buffer, via: Frame['via'], capturedMs?: number): void {
+    const camera = this.checkSnapshot(deviceId, jpeg);
     const now = this.ctx.clock.now();
-    const frame: Frame = { deviceId, jpeg, capturedMs: capturedMs ?? now, receivedMs: now, via, ...(cameraEvent ? { cameraEvent } : {}) };
+    const frame: Frame = { deviceId, jpeg, capturedMs: capturedMs ?? now, receivedMs: now, via };
     const dropped = camera.queue.push(frame);
     if (dropped) {
       this.counters?.frames.inc({ device: deviceId, outcome: 'dropped' });
@@ -213,6 +206,18 @@ export class CameraDriver implements DeviceDriver {
     camera.health.lastFrameAt = new Date(now).toISOString();
     void this.ctx.deviceSeen(deviceId).catch(() => {});
     this.pump();
+  }
+
+  private checkSnapshot(deviceId: string, jpeg: Buffer): Camera {
+    const camera = this.cameras.get(deviceId);
+    if (!camera) throw new IntakeError('camera-not-analysed', `device ${deviceId} has no camera section: the gateway does not analyse its snapshots`);
+    if (!this.running) throw new IntakeError('not-running', 'camera intake is stopping');
+    if (jpeg.length === 0) throw new IntakeError('empty-snapshot', 'empty snapshot');
+    if (jpeg.length > this.deps.section.intake.maxSnapshotBytes) throw new IntakeError('oversized-snapshot', `snapshot of ${jpeg.length} bytes exceeds ${this.deps.section.intake.maxSnapshotBytes}`);
+    const isJpeg = jpeg[0] === 0xff && jpeg[1] === 0xd8;
+    const isPng = jpeg[0] === 0x89 && jpeg[1] === 0x50;
+    if (!isJpeg && !isPng) throw new IntakeError('not-an-image', 'snapshot is not a JPEG (no FF D8 start marker)');
+    return camera;
   }
 
   /** Fills free analysis slots round-robin over cameras with frames and no frame in flight. */
@@ -263,8 +268,6 @@ export class CameraDriver implements DeviceDriver {
     camera.analysed++;
     camera.health.framesOk++;
     this.counters?.frames.inc({ device: camera.device.id, outcome: 'analysed' });
-
-    if (frame.cameraEvent) await this.reportCameraEvent(camera, frame, image.width, image.height);
 
     if (camera.detect.includes('face')) {
       const sightings = faces
@@ -356,13 +359,16 @@ export class CameraDriver implements DeviceDriver {
     }
   }
 
-  /** An alarm picture's own event (HTTP push): stored with the picture and the zones of its box. */
-  private async reportCameraEvent(camera: Camera, frame: Frame, width: number, height: number): Promise<void> {
-    const msg = frame.cameraEvent!;
-    const type = msg.type as EventType;
-    const picture = await this.deps.media.save(camera.device.id, 'frame', frame.jpeg);
+  /**
+   * An alarm picture's own event (HTTP push), stored at once with the picture and the zones of
+   * its box: it never waits in, or is dropped from, the analysis queue.
+   */
+  async reportCameraEvent(deviceId: string, jpeg: Buffer, msg: Record<string, unknown>, capturedMs?: number): Promise<void> {
+    const camera = this.checkSnapshot(deviceId, jpeg);
+    const picture = await this.deps.media.save(deviceId, 'frame', jpeg);
     const box = parseBox(msg.box);
-    const facts = box ? zoneFacts({ xmin: box[0] * width, ymin: box[1] * height, xmax: box[2] * width, ymax: box[3] * height }, width, height, camera.zones, this.ctx.clock.now(), this.deps.section.timeZone) : { zones: [], armedZones: [] };
+    const nowMs = this.ctx.clock.now();
+    const facts = box ? zoneFacts({ xmin: box[0], ymin: box[1], xmax: box[2], ymax: box[3] }, 1, 1, camera.zones, nowMs, this.deps.section.timeZone) : { zones: [], armedZones: [] };
     const subjects: SubjectRefs = {};
     if (typeof msg.plate === 'string') subjects.plate = msg.plate;
     if (typeof msg.faceId === 'string') subjects.faceId = msg.faceId;
@@ -371,14 +377,14 @@ export class CameraDriver implements DeviceDriver {
       const m = this.deps.gallery.match(msg.feature as number[], this.deps.section.models.embedding.matchThreshold);
       if (m) subjects.faceId = m.faceId;
     }
-    const { type: _t, ts: _ts, box: _b, feature: _f, plate: _p, faceId: _fi, ...rest } = msg;
+    const { type, ts: _ts, box: _b, feature: _f, plate: _p, faceId: _fi, ...rest } = msg;
     const event = await this.ctx.ingest({
-      deviceId: camera.device.id,
-      type,
-      ts: frame.capturedMs,
+      deviceId,
+      type: type as EventType,
+      ts: capturedMs ?? nowMs,
       subjects,
       ...this.zoneOverride(facts.zones),
-      payload: { ...rest, source: 'camera', ...(box ? { box } : {}), ...facts, imageId: picture.id, via: frame.via },
+      payload: { ...rest, source: 'camera', ...(box ? { box } : {}), ...facts, imageId: picture.id, via: 'http-push' },
     });
     await this.deps.media.linkEvent([picture.id], event.id);
   }

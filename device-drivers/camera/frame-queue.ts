@@ -6,8 +6,6 @@ export interface Frame {
   capturedMs: number;
   receivedMs: number;
   via: 'mqtt' | 'http-push' | 'http-poll';
-  /** The camera's own event sent with an alarm picture (HTTP push), if any. */
-  cameraEvent?: Record<string, unknown>;
 }
 
 /**

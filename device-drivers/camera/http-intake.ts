@@ -21,7 +21,8 @@ export interface CameraRoutesDeps {
  * POST /api/cameras/{id}/snapshots: alarm pictures pushed by IP cameras, multipart/form-data
  * with a JSON part ("event", optional) and a picture part ("picture", JPEG). The camera
  * authenticates with HTTP Basic: its device id and the same secret it uses on MQTT. The reply
- * (202) comes once the picture is queued, not analysed: a camera never waits for inference.
+ * (202) comes once the camera's event is stored and the picture queued, not analysed: a camera
+ * never waits for inference.
  */
 export function cameraRoutes(deps: CameraRoutesDeps): RouteModule {
   const byId = new Map(deps.devices.map((d) => [d.id, d]));
@@ -62,8 +63,11 @@ export function cameraRoutes(deps: CameraRoutesDeps): RouteModule {
         if (event && !deps.driver.isCameraEventType(event.type)) return refuse(400, 'invalid-event', `event.type must be one of intrusion.detected, camera.tamper, person.passed, face.captured, plate.captured, device.fault`);
         const ts = event?.ts;
         const capturedMs = typeof ts === 'number' ? ts : typeof ts === 'string' ? Date.parse(ts) : undefined;
+        const at = capturedMs !== undefined && Number.isFinite(capturedMs) ? capturedMs : undefined;
         try {
-          deps.driver.enqueue(id, picture, 'http-push', capturedMs !== undefined && Number.isFinite(capturedMs) ? capturedMs : undefined, event);
+          // The camera's event is stored before the reply; the picture is then analysed like any snapshot.
+          if (event) await deps.driver.reportCameraEvent(id, picture, event, at);
+          deps.driver.enqueue(id, picture, 'http-push', at);
         } catch (error) {
           if (error instanceof IntakeError) return refuse(error.reason === 'oversized-snapshot' ? 413 : 400, error.reason, error.message);
           throw error;
