@@ -7,7 +7,7 @@ type Entrants = Record<string, [ms: number, eventId: string]>;
 interface CredentialDays {
   /** Local day → uses that day. Only the last `consecutiveDays` days are kept. */
   days: Record<string, number>;
-  /** Event ids of today's uses (the last 20), as evidence. */
+  /** Event ids of the last 5 uses today, as evidence (the counts say how many there were). */
   today: string[];
 }
 
@@ -71,7 +71,7 @@ export const groupRental = defineRule({
       for (let i = 0; i < consecutiveDays; i++, day = previousDay(day)) if (saved?.days[day]) days[day] = saved.days[day]!;
       const wasToday = days[today] ?? 0;
       days[today] = wasToday + 1;
-      const todayIds = [...(wasToday > 0 ? (saved?.today ?? []) : []), event.id].slice(-20);
+      const todayIds = [...(wasToday > 0 ? (saved?.today ?? []) : []), event.id].slice(-5);
       state.set(key, { days, today: todayIds } satisfies CredentialDays);
       // Fires once per day, on the use that first takes today over the limit.
       if (days[today] !== perDayUses + 1) return;
