@@ -34,11 +34,16 @@ export class ModelRegistry implements Service {
   constructor(private readonly options: RegistryOptions) {}
 
   async start(): Promise<void> {
-    for (const manifest of this.options.manifests) {
-      const started = Date.now();
-      const model = await loadModel(manifest, this.options);
-      this.models.set(manifest.id, model);
-      this.options.log.info({ model: manifest.id, path: model.path, ms: Date.now() - started }, `model ${manifest.id} loaded`);
+    try {
+      for (const manifest of this.options.manifests) {
+        const started = Date.now();
+        const model = await loadModel(manifest, this.options);
+        this.models.set(manifest.id, model);
+        this.options.log.info({ model: manifest.id, path: model.path, ms: Date.now() - started }, `model ${manifest.id} loaded`);
+      }
+    } catch (error) {
+      await this.stop(); // release what loaded: the caller never started us, so it will not stop us
+      throw error;
     }
   }
 

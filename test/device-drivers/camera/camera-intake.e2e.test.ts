@@ -238,3 +238,11 @@ describe('camera intake: snapshot-URL polling and the embedding slot (plumbing, 
     expect(JSON.stringify(event)).not.toMatch(/feature/);
   }, 90_000);
 });
+
+describe('camera intake: models at start-up', () => {
+  it('a configured embedding model that is missing stops the gateway from starting, naming model and file', async () => {
+    const site = await testSite({ camera: { models: { embedding: { file: 'models/missing-face.onnx', sha256: 'b'.repeat(64), licence: 'x' } } } });
+    site.devices = (site.devices as Record<string, unknown>[]).map((d) => (d.id === 'cam-1' ? { ...d, camera: { detect: ['face'] } } : d));
+    await expect(startGateway(site)).rejects.toThrow(/model face-embedding: file not found: .*models\/missing-face\.onnx/);
+  });
+});
