@@ -130,9 +130,10 @@ describe('keepalive', () => {
   });
 
   it('[MQTT-3.1.2-24] a client that keeps pinging within its keepalive stays connected', async () => {
-    const raw = await RawMqtt.connected(port, { clientId: 'pinger', keepalive: 1 });
-    for (let i = 0; i < 6; i++) {
-      await new Promise((r) => setTimeout(r, 400));
+    // keepalive 2 s, a ping every 300 ms: a wide margin, since a stalled test process delays both sides.
+    const raw = await RawMqtt.connected(port, { clientId: 'pinger', keepalive: 2 });
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 300));
       raw.send({ cmd: 'pingreq' });
       await raw.next('pingresp');
     }
