@@ -239,7 +239,10 @@ function openStream() {
       try {
         await api('/api/auth/me');
         setTimeout(openStream, 2000);
-      } catch { /* showLogin already ran */ }
+      } catch (error) {
+        // Logged out: the login form is showing. Anything else (gateway unreachable): keep trying.
+        if (error.message !== 'login required') setTimeout(openStream, 3000);
+      }
     }
   });
 }
