@@ -73,6 +73,7 @@ export class Pipeline implements EventSink {
 function normalizeTime(ts: string | number | undefined): string | undefined {
   if (ts === undefined) return undefined;
   const ms = typeof ts === 'number' ? ts : Date.parse(ts);
-  if (!Number.isFinite(ms)) return undefined;
+  // Beyond ±8.64e15 ms a Date is invalid and toISOString() would throw.
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return undefined;
   return new Date(ms).toISOString();
 }
