@@ -101,10 +101,15 @@ log:
 }
 
 async function ask(missing: typeof QUESTIONS, answers: Partial<Record<keyof InitAnswers, string>>): Promise<void> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  // The line iterator buffers what was typed (or pasted) ahead of a prompt; question() would drop it.
+  // terminal: false leaves echo and line editing to the terminal's own cooked mode.
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  const lines = rl[Symbol.asyncIterator]();
   try {
     for (const question of missing) {
-      const value = (await rl.question(`${question.prompt}: `)).trim();
+      process.stderr.write(`${question.prompt}: `);
+      const next = await lines.next();
+      const value = next.done ? '' : String(next.value).trim();
       if (value) answers[question.key] = value;
       else if (question.required) throw new CliError(`${question.flag.slice(2)} is required`);
     }

@@ -1,8 +1,10 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { INIT_FLAGS, runCli } from './run-cli.ts';
+import { hasCommand } from '../helpers/tools.ts';
+import { BIN, INIT_FLAGS, runCli } from './run-cli.ts';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'gg-cli-'));
 
@@ -43,6 +45,27 @@ describe('gridguard init and check (real processes, real files)', { timeout: 180
     expect(bad.stderr).toMatch(/bad\.yaml:\d+ site\.communityGridCode: must be 4–40 letters/);
     expect(bad.stderr).toMatch(/bad\.yaml:\d+ platform\.url: must be an mqtt:\/\//);
     expect(() => readFileSync(join(dir, 'bad.yaml'))).toThrow();
+  });
+
+  // `script` (util-linux) gives the CLI a real terminal; without it this one case is skipped.
+  it.skipIf(!hasCommand('script'))('init on a terminal asks for what is missing, including answers typed ahead', async () => {
+    const dir = tempDir();
+    const answers = ['榕城花园', 'gw-9', 'CG350102', 'PG350102', '派出所', '', 'mqtt://10.0.0.1:1883'].join('\n') + '\n';
+    const command = `GRIDGUARD_RUNTIME=source ${process.execPath} ${BIN} init p.yaml --data-dir ./d`;
+    const output = await new Promise<string>((resolve) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout!.on('data', (d) => (text += d));
+      child.once('close', () => resolve(text));
+      child.stdin!.end(answers);
+    });
+    expect(output).toContain('小区名称 community name: ');
+    expect(output).toContain('wrote p.yaml');
+    const text = readFileSync(join(dir, 'p.yaml'), 'utf8');
+    expect(text).toContain('communityName: "榕城花园"');
+    expect(text).toContain('gatewayId: "gw-9"');
+    expect(text).toContain('url: "mqtt://10.0.0.1:1883"');
+    expect((await runCli(['check', 'p.yaml'], { cwd: dir })).code).toBe(0);
   });
 
   it('init without a terminal names every missing flag and exits 2', async () => {
