@@ -102,6 +102,10 @@ describe('npm run build output', { timeout: 600_000 }, () => {
         const port = /running — console\/API http:\/\/127\.0\.0\.1:(\d+)/.exec(log)![1];
         const health = await fetch(`http://127.0.0.1:${port}/healthz`);
         expect(health.status).toBe(200);
+        // Non-TypeScript assets (the console's files) were copied next to the compiled code.
+        const page = await fetch(`http://127.0.0.1:${port}/`);
+        expect(page.status).toBe(200);
+        expect(page.headers.get('content-type')).toContain('text/html');
         expect(log).not.toContain('.ts');
       } finally {
         gateway.kill('SIGTERM');
