@@ -288,7 +288,7 @@ export class CameraDriver implements DeviceDriver {
         type: 'plate.captured',
         ts: frame.capturedMs,
         subjects: { plate: plate.plate },
-        ...this.zoneOverride(facts.zones),
+        ...this.zoneOverride(facts.armedZones),
         payload: {
           source: 'gateway',
           model: 'ppocr-v4',
@@ -338,7 +338,7 @@ export class CameraDriver implements DeviceDriver {
         type: 'face.captured',
         ts: best.capturedMs,
         subjects,
-        ...this.zoneOverride(facts.zones),
+        ...this.zoneOverride(facts.armedZones),
         payload: {
           source: 'gateway',
           model: camera.faceModel === 'front' ? 'blazeface-front' : 'blazeface-back',
@@ -384,12 +384,17 @@ export class CameraDriver implements DeviceDriver {
       type: type as EventType,
       ts: capturedMs ?? nowMs,
       subjects,
-      ...this.zoneOverride(facts.zones),
+      ...this.zoneOverride(facts.armedZones),
       payload: { ...rest, source: 'camera', ...(box ? { box } : {}), ...facts, imageId: picture.id, via: 'http-push' },
     });
     await this.deps.media.linkEvent([picture.id], event.id);
   }
 
+  /**
+   * Places the event in the first armed camera zone that is also a site zone: the rules (e.g.
+   * armed-zone-intrusion) see a zone only while the camera zone is armed. The zone lists stay
+   * in the payload either way.
+   */
   private zoneOverride(zones: string[]): { zone?: string } {
     const siteZone = zones.find((z) => this.deps.siteZones?.has(z));
     return siteZone ? { zone: siteZone } : {};
