@@ -34,8 +34,9 @@ export const RULE_CATALOGUE: ReadonlyMap<string, RuleType<any>> = new Map(
 
 /**
  * The rules a site gets when its file lists none: a gateway must never be silent by default.
- * Rules that need site knowledge to make sense (care list, zones, night hours) are in the default
- * set too: with no care residents, zones or plate directions they simply never fire.
+ * These are the immediate, site-independent ones. The community models (frequent stranger, care
+ * absence, group rental, tailgating, perimeter, vehicle overstay) need thresholds, schedules and
+ * circles chosen for the site, so a site turns them on explicitly (docs/rules.md).
  */
 export const DEFAULT_RULES = [
   { id: 'watchlist-hit', type: 'watchlist-hit' },
@@ -45,10 +46,4 @@ export const DEFAULT_RULES = [
   { id: 'alarm', type: 'alarm' },
   { id: 'device-offline', type: 'device-offline' },
   { id: 'camera-tamper', type: 'camera-tamper' },
-  { id: 'frequent-stranger', type: 'frequent-stranger' },
-  { id: 'care-absence', type: 'care-absence' },
-  { id: 'group-rental', type: 'group-rental' },
-  { id: 'tailgating', type: 'tailgating' },
-  { id: 'armed-zone-intrusion', type: 'armed-zone-intrusion' },
-  { id: 'vehicle-overstay', type: 'vehicle-overstay' },
 ];
