@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect, isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
@@ -54,8 +54,18 @@ export function checkConfig(ctx: DoctorContext): { result: CheckResult; loaded: 
 
 export function checkDataDir(loaded: LoadedConfig): CheckResult {
   const dir = resolve(loaded.config.storage.dataDir);
+  if (!existsSync(dir)) {
+    // Not made here: a directory created by root would then be unwritable for the service user.
+    let parent = dirname(dir);
+    while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+    try {
+      accessSync(parent, constants.W_OK);
+    } catch {
+      return result('data dir', 'fail', `${dir} does not exist and ${parent} is not writable`, `mkdir -p ${dir} && chown gridguard:gridguard ${dir} (the unit's StateDirectory makes /var/lib/gridguard)`);
+    }
+    return result('data dir', 'pass', `${dir} does not exist yet; the gateway creates it at first start (${parent} is writable)`);
+  }
   try {
-    mkdirSync(dir, { recursive: true });
     const probe = join(dir, `.doctor-${process.pid}`);
     writeFileSync(probe, 'probe');
     rmSync(probe);

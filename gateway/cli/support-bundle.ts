@@ -79,7 +79,11 @@ export function registerSupportBundle(program: Command): void {
       const redactor = new Redactor();
       const dataDir = loaded ? resolve(loaded.config.storage.dataDir) : null;
       // The CLI token is a secret even though it never enters the bundle: scrub it if a log quoted it.
-      if (dataDir && existsSync(join(dataDir, API_TOKEN_FILE))) redactor.addSecret(readFileSync(join(dataDir, API_TOKEN_FILE), 'utf8').trim());
+      try {
+        if (dataDir) redactor.addSecret(readFileSync(join(dataDir, API_TOKEN_FILE), 'utf8').trim());
+      } catch {
+        /* absent or unreadable for this user: the other redaction layers still apply */
+      }
 
       const staging = mkdtempSync(join(tmpdir(), 'gg-bundle-'));
       const root = join(staging, 'gridguard-support');

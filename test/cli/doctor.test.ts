@@ -73,6 +73,7 @@ describe.skipIf(!haveTools)('gridguard doctor against real ports, ptys, brokers 
       doc.set('opcuaServers', doc.createNode([{ id: 'fire-panel', endpoint: `opc.tcp://127.0.0.1:${opcua}/UA` }]));
       doc.set('platform', doc.createNode({ enabled: true, url: `mqtts://127.0.0.1:${tlsPlatform.port}`, tls: { ca: join(pki, 'ca.crt') } }));
     });
+    mkdirSync(join(dir, 'data'));
     const r = await runCli(['-c', 'site.yaml', 'doctor'], { cwd: dir });
     expect(r.stderr).toBe('');
     expect(line(r.stdout, 'config')).toMatch(/^PASS .*site\.yaml is valid/);
@@ -133,6 +134,9 @@ describe.skipIf(!haveTools)('gridguard doctor against real ports, ptys, brokers 
     expect(login).toMatchObject({ level: 'warn', hint: expect.stringContaining('platform.username/password') });
     expect(body.results.filter((x: { level: string }) => x.level === 'fail')).toEqual([]);
     expect(warn.code).toBe(1);
+    // The doctor does not create the data dir (as root it would end up owned by root).
+    expect(body.results.find((x: { check: string }) => x.check === 'data dir').detail).toContain('does not exist yet; the gateway creates it at first start');
+    expect(existsSync(join(dir, 'data'))).toBe(false);
 
     writeFileSync(file, readFileSync(file, 'utf8').replace('gatewayId: "gw-cli-1"', 'gatewayId: "bad id!"'));
     const bad = await runCli(['-c', 'site.yaml', 'doctor'], { cwd: dir });
