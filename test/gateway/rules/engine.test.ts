@@ -101,6 +101,21 @@ describe('merge, cooldown and merge key', () => {
     expect(h.raised).toHaveLength(2);
   });
 
+  it('mergeBy "subject" merges one stranger across gates; mergeBy "place" merges alarms of one house', async () => {
+    h = await new RulesHarness([
+      { id: 'watch', type: 'watchlist-hit', mergeBy: 'subject' },
+      { id: 'alarm', type: 'alarm', mergeBy: 'place' },
+    ]).start();
+    await h.ingest({ deviceId: 'ac-1', type: 'access.denied', subjects: { cardNo: '6666' } });
+    await h.ingest({ deviceId: 'ac-3', type: 'access.denied', subjects: { cardNo: '6666' } });
+    await h.ingest({ deviceId: 'smoke-101', type: 'sensor.smoke' });
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.sos' });
+    expect(h.raised.map((a) => [a.ruleId, a.mergeKey])).toEqual([
+      ['watch', 'card:6666'],
+      ['alarm', 'house:h101'],
+    ]);
+  });
+
   it('mergeBy "rule" folds every trigger of the rule into one alert', async () => {
     h = await new RulesHarness([{ id: 'forced', type: 'door-forced', mergeBy: 'rule' }]).start();
     await h.ingest({ deviceId: 'ac-1', type: 'door.forced' });
