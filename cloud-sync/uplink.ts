@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from '../gateway/core/clock.ts';
 import type { Logger } from '../gateway/core/logger.ts';
 import type { Metrics } from '../gateway/core/metrics.ts';
 import type { Service } from '../gateway/core/service.ts';
-import { OUTBOX_CLASSES, OUTBOX_KINDS, type OutboxKind, type OutboxRow } from '../gateway/store/outbox.ts';
+import { OUTBOX_CLASSES, OUTBOX_KINDS, type OutboxKind, type SendBatch } from '../gateway/store/outbox.ts';
 import type { Store } from '../gateway/store/store.ts';
 import type { CommandResult } from './messages.ts';
 import { PROTOCOL_VERSION, TOPIC_OF_KIND, topicRoot, type Envelope } from './topics.ts';
@@ -72,6 +72,9 @@ export class Uplink implements Service {
   private draining = false;
   private envelopeSeq = 0;
   private tokens = 0;
+  private pendingDeletes: { cls: number; firstSeq: number; lastSeq: number; envelopeSeq: number }[] = [];
+  private deleteTimer: NodeJS.Timeout | null = null;
+  private persistedSeq = 0;
   private tokensAtMs = 0;
   private offWake: (() => void) | null = null;
   private commandHandler: CommandHandler | null = null;
@@ -170,6 +173,7 @@ export class Uplink implements Service {
     // (it records its seq every 100 acknowledged envelopes) and record the new start at once.
     this.envelopeSeq = Number(this.deps.store.meta.get('uplink.envelopeSeq') ?? 0) + 1000;
     this.deps.store.meta.set('uplink.envelopeSeq', String(this.envelopeSeq));
+    this.persistedSeq = this.envelopeSeq;
     this.tokens = this.deps.config.drainMaxItemsPerSecond;
     this.tokensAtMs = this.deps.clock.now();
     this.offWake = this.deps.bus.on('outbox.enqueued', () => this.drain());
@@ -194,6 +198,7 @@ export class Uplink implements Service {
       await client.endAsync(true).catch(() => {});
     }
     await this.commandChain.catch(() => {});
+    await this.flushDeletes();
     this.connected = false;
     this.subscribed = false;
     this.generation++;
@@ -273,7 +278,8 @@ export class Uplink implements Service {
       this.statusTimer ??= setInterval(() => this.publishStatus(), this.deps.config.statusIntervalSeconds * 1000);
       this.statusTimer.unref();
       if (this.commandHandler) this.subscribeCommands(client);
-      this.drain();
+      // Rows acknowledged on the previous connection are deleted first, not sent again.
+      void this.flushDeletes().then(() => this.drain());
     });
     client.on('error', (error) => {
       this.lastError = error.message;
@@ -360,14 +366,14 @@ export class Uplink implements Service {
       for (;;) {
         const batch = this.nextBatch();
         if (!batch) break;
-        this.send(batch.kind, batch.rows);
+        this.send(batch);
       }
     } finally {
       this.draining = false;
     }
   }
 
-  private nextBatch(): { kind: OutboxKind; rows: OutboxRow[] } | null {
+  private nextBatch(): SendBatch | null {
     const { store, config } = this.deps;
     for (let cls = 0; cls < OUTBOX_KINDS.length; cls++) {
       const lane = laneOf(cls);
@@ -378,10 +384,10 @@ export class Uplink implements Service {
         if (allowed === 0) continue;
         maxItems = Math.min(maxItems, allowed);
       }
-      const rows = store.outbox.batch(cls, this.sentUpTo[cls]!, maxItems, config.batchMaxBytes);
-      if (rows.length === 0) continue;
-      if (lane === 1 && config.drainMaxItemsPerSecond > 0) this.tokens -= rows.length;
-      return { kind: rows[0]!.kind, rows };
+      const batch = store.outbox.sendBatch(cls, this.sentUpTo[cls]!, maxItems, config.batchMaxBytes);
+      if (!batch) continue;
+      if (lane === 1 && config.drainMaxItemsPerSecond > 0) this.tokens -= batch.bodies.length;
+      return batch;
     }
     return null;
   }
@@ -408,17 +414,18 @@ export class Uplink implements Service {
     return 0;
   }
 
-  private send(kind: OutboxKind, rows: OutboxRow[]): void {
-    const { store, clock, log, gatewayId } = this.deps;
+  private send(batch: SendBatch): void {
+    const { clock, log, gatewayId } = this.deps;
+    const { kind, firstSeq, lastSeq, bodies } = batch;
     const client = this.client!;
     const generation = this.generation;
     const cls = OUTBOX_CLASSES[kind];
     const lane = laneOf(cls);
-    this.sentUpTo[cls] = rows[rows.length - 1]!.seq;
+    this.sentUpTo[cls] = lastSeq;
     const seq = ++this.envelopeSeq;
     const envelope: Envelope = { v: PROTOCOL_VERSION, gatewayId, seq, sentAt: new Date(clock.now()).toISOString(), kind, items: [] };
     // Items are stored as JSON already: splice them in rather than parse and re-serialise.
-    const json = JSON.stringify(envelope).replace('"items":[]', `"items":[${rows.map((r) => r.body).join(',')}]`);
+    const json = JSON.stringify(envelope).replace('"items":[]', `"items":[${bodies.join(',')}]`);
     this.inFlight[lane]!++;
     const started = process.hrtime.bigint();
     client.publish(`${this.root}/${TOPIC_OF_KIND[kind]}`, json, { qos: 1 }, (error) => {
@@ -429,8 +436,8 @@ export class Uplink implements Service {
         // Not acknowledged: the rows stay in the outbox and are sent again, after a pause so
         // that a platform refusing them is not hammered.
         this.lastError = error.message;
-        log.warn({ err: error.message, kind, items: rows.length }, 'uplink: envelope not acknowledged');
-        this.sentUpTo[cls] = Math.min(this.sentUpTo[cls]!, rows[0]!.seq - 1);
+        log.warn({ err: error.message, kind, items: bodies.length }, 'uplink: envelope not acknowledged');
+        this.sentUpTo[cls] = Math.min(this.sentUpTo[cls]!, firstSeq - 1);
         this.retryTimer ??= clock.setTimeout(() => {
           this.retryTimer = null;
           this.drain();
@@ -438,24 +445,52 @@ export class Uplink implements Service {
         return;
       }
       this.observeLatency(Number(process.hrtime.bigint() - started) / 1e6);
-      const seqs = rows.map((r) => r.seq);
-      store.writes
-        .write(() => {
-          store.outbox.remove(seqs);
-          if (seq % 100 === 0) store.meta.set('uplink.envelopeSeq', String(seq));
-        })
-        .then(() => {
-          this.lastAckAt = new Date(clock.now()).toISOString();
-          this.counters.sentItems += rows.length;
-          this.counters.sentEnvelopes++;
-          this.metrics?.sentItems.inc({ kind }, rows.length);
-          this.drain();
-        })
-        .catch((e: unknown) => {
-          this.deps.metrics.errors.inc({ component: 'uplink' });
-          log.error({ err: e }, 'uplink: could not remove acknowledged rows; they will be sent again');
-        });
+      this.lastAckAt = new Date(clock.now()).toISOString();
+      this.counters.sentItems += bodies.length;
+      this.counters.sentEnvelopes++;
+      this.metrics?.sentItems.inc({ kind }, bodies.length);
+      // The window slot is free now; the rows are past sentUpTo, so refilling it before their
+      // delete commits cannot send them twice. (A crash before the commit sends them again:
+      // the at-least-once duplicates the protocol allows.)
+      this.drain();
+      this.queueDelete(cls, firstSeq, lastSeq, seq);
     });
+  }
+
+  /**
+   * Acknowledged rows are deleted in groups: one commit (one fsync) for up to a window of
+   * envelopes or 20 ms, instead of one per envelope. A crash in between only sends those rows
+   * again, which at-least-once allows; they are never skipped.
+   */
+  private queueDelete(cls: number, firstSeq: number, lastSeq: number, envelopeSeq: number): void {
+    this.pendingDeletes.push({ cls, firstSeq, lastSeq, envelopeSeq });
+    if (this.pendingDeletes.length >= 2 * this.window) this.flushDeletes();
+    else if (!this.deleteTimer) {
+      this.deleteTimer = setTimeout(() => this.flushDeletes(), 50);
+      this.deleteTimer.unref();
+    }
+  }
+
+  private flushDeletes(): Promise<void> {
+    if (this.deleteTimer) clearTimeout(this.deleteTimer);
+    this.deleteTimer = null;
+    const batch = this.pendingDeletes;
+    this.pendingDeletes = [];
+    if (batch.length === 0) return Promise.resolve();
+    const { store, log } = this.deps;
+    const highest = Math.max(...batch.map((d) => d.envelopeSeq));
+    return store.writes
+      .write(() => {
+        for (const d of batch) store.outbox.removeRange(d.cls, d.firstSeq, d.lastSeq);
+        if (highest >= this.persistedSeq + 100) {
+          store.meta.set('uplink.envelopeSeq', String(highest));
+          this.persistedSeq = highest;
+        }
+      })
+      .catch((e: unknown) => {
+        this.deps.metrics.errors.inc({ component: 'uplink' });
+        log.error({ err: e }, 'uplink: could not remove acknowledged rows; they will be sent again');
+      });
   }
 
   private observeLatency(ms: number): void {

@@ -16,6 +16,15 @@ export interface OutboxRow {
   body: string;
 }
 
+export interface SendBatch {
+  kind: OutboxKind;
+  firstSeq: number;
+  lastSeq: number;
+  /** Item JSON, in seq order. */
+  bodies: string[];
+  bytes: number;
+}
+
 export interface OutboxDepth {
   kind: OutboxKind;
   count: number;
@@ -194,11 +203,39 @@ export class OutboxRepo {
     return out;
   }
 
+  /**
+   * The uplink's read: like batch() but only what an envelope needs, as raw rows (no per-row
+   * objects), because the drain reads every row once and this is its hottest query.
+   */
+  sendBatch(cls: number, afterSeq: number, maxItems: number, maxBytes: number): SendBatch | null {
+    const stmt = (this.lazy['sendBatch'] ??= this.db.prepare('SELECT seq, bytes, body FROM outbox WHERE class = ? AND seq > ? ORDER BY seq LIMIT ?').raw(true));
+    const rows = stmt.all(cls, afterSeq, maxItems) as [number, number, string][];
+    if (rows.length === 0) return null;
+    const bodies: string[] = [];
+    let bytes = 0;
+    let lastSeq = 0;
+    for (const [seq, size, body] of rows) {
+      if (bodies.length > 0 && bytes + size > maxBytes) break;
+      bodies.push(body);
+      bytes += size;
+      lastSeq = seq;
+    }
+    return { kind: KIND_OF_CLASS[cls]!, firstSeq: rows[0]![0], lastSeq, bodies, bytes };
+  }
+
   /** Removes rows once the platform acknowledged the envelope that carried them. */
   remove(seqs: number[]): void {
     this.db.transaction(() => {
       for (const seq of seqs) this.deleteStmt.run(seq);
     })();
+  }
+
+  /**
+   * Removes one envelope's rows: a batch is every row of its class between its first and last
+   * seq (seqs only grow, so no row can appear inside that range later).
+   */
+  removeRange(cls: number, firstSeq: number, lastSeq: number): number {
+    return this.stmt('DELETE FROM outbox WHERE class = ? AND seq BETWEEN ? AND ?').run(cls, firstSeq, lastSeq).changes;
   }
 
   depth(): OutboxDepth[] {

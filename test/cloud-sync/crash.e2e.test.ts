@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../gateway/store/store.ts';
-import { connectDevice, testSite } from '../helpers/gateway.ts';
+import { testSite, TEST_SECRETS } from '../helpers/gateway.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
 import { freePort, waitFor } from '../helpers/net.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -81,9 +81,12 @@ describe.skipIf(!haveMosquitto)(`crash: kill -9 the gateway ${KILLS} times durin
       while (live) {
         try {
           if (!device) {
-            const client = await connectDevice(`mqtt://127.0.0.1:${mqttPort}`, 'ac-2', undefined, { connectTimeout: 15_000 });
+            // mqtt.connectAsync never settles when the socket closes before CONNACK (a kill mid-handshake).
+            const client = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'ac-2', username: 'ac-2', password: TEST_SECRETS['ac-2'], protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 15_000 });
+            client.on('error', () => {});
             const closed = new Promise<never>((_, reject) => client.once('close', () => reject(new Error('connection closed'))));
             closed.catch(() => {});
+            await Promise.race([new Promise((resolve) => client.once('connect', resolve)), closed]);
             device = { client, closed };
           }
           const m = `m-${++marker}`;
@@ -153,7 +156,8 @@ describe.skipIf(!haveMosquitto)(`crash: kill -9 the gateway ${KILLS} times durin
     expect(lost, 'acknowledged device events lost').toEqual([]);
 
     // Duplicates: never within one gateway run (envelope seqs of a run are consecutive), and no
-    // more per crash than the envelopes that can be in flight (both lanes) at the moment of the kill.
+    // more per crash than one lane can have unsettled at the kill: a window in flight plus up
+    // to two windows acknowledged whose delete had not committed yet.
     const envelopes = peer.messages.filter((m) => m.topic.startsWith(`${ROOT}/`) && typeof m.body.seq === 'number').sort((a, b) => a.body.seq - b.body.seq);
     const runOf = new Map<number, number>();
     let run = 0;
@@ -172,7 +176,7 @@ describe.skipIf(!haveMosquitto)(`crash: kill -9 the gateway ${KILLS} times durin
       }
     }
     const duplicates = received.length - unique.size;
-    expect(duplicates).toBeLessThanOrEqual(KILLS * 2 * WINDOW * BATCH);
+    expect(duplicates).toBeLessThanOrEqual(KILLS * 3 * WINDOW * BATCH);
     console.log(`crash test: ${KILLS} kills, ${backlog.length} backlog + ${acked.size} live events, ${duplicates} duplicates, ${run + 1} runs seen`);
   }, 300_000);
 });
