@@ -41,8 +41,9 @@ export const groupRental = defineRule({
 
     const countHouse = (houseId: string, who: string, event: DeviceEvent, now: number) => {
       const key = `h:${houseId}`;
-      const entrants: Entrants = {};
-      for (const [k, v] of Object.entries(state.get<Entrants>(key) ?? {})) if (v[0] > now - windowMs) entrants[k] = v;
+      // Updated in place: the state holds this object and writes it at the end of the tick.
+      const entrants: Entrants = state.get<Entrants>(key) ?? {};
+      for (const k in entrants) if (entrants[k]![0] <= now - windowMs) delete entrants[k];
       entrants[who] = [now, event.id];
       state.set(key, entrants);
       const distinct = Object.keys(entrants);
@@ -65,19 +66,24 @@ export const groupRental = defineRule({
     const countCredential = (credential: string, event: DeviceEvent, now: number) => {
       const key = `c:${credential}`;
       const today = localDay(now);
-      const saved = state.get<CredentialDays>(key);
-      const days: Record<string, number> = {};
-      let day = today;
-      for (let i = 0; i < consecutiveDays; i++, day = previousDay(day)) if (saved?.days[day]) days[day] = saved.days[day]!;
-      const wasToday = days[today] ?? 0;
-      days[today] = wasToday + 1;
-      const todayIds = [...(wasToday > 0 ? (saved?.today ?? []) : []), event.id].slice(-5);
-      state.set(key, { days, today: todayIds } satisfies CredentialDays);
+      const saved = state.get<CredentialDays>(key) ?? { days: {}, today: [] };
+      const days = saved.days;
+      if (!(today in days)) {
+        // A new day: keep only the days a streak can still use, and start today's evidence afresh.
+        const keep = new Set<string>();
+        for (let i = 0, d = today; i < consecutiveDays; i++, d = previousDay(d)) keep.add(d);
+        for (const d in days) if (!keep.has(d)) delete days[d];
+        saved.today = [];
+      }
+      days[today] = (days[today] ?? 0) + 1;
+      saved.today.push(event.id);
+      if (saved.today.length > 5) saved.today.shift();
+      const todayIds = saved.today;
+      state.set(key, saved);
       // Fires once per day, on the use that first takes today over the limit.
       if (days[today] !== perDayUses + 1) return;
       const streak: string[] = [];
-      day = today;
-      for (let i = 0; i < consecutiveDays; i++, day = previousDay(day)) {
+      for (let i = 0, day = today; i < consecutiveDays; i++, day = previousDay(day)) {
         if ((days[day] ?? 0) <= perDayUses) return;
         streak.push(`${day.slice(5)}: ${days[day]} 次`);
       }
@@ -86,9 +92,9 @@ export const groupRental = defineRule({
       const who = event.identity?.name ? ` (${event.identity.name})` : '';
       ctx.raise({
         message: `疑似群租: ${subjectLabel(credential)}${who} 在 ${place.label} 连续 ${consecutiveDays} 天每天使用超过 ${perDayUses} 次 (${streak.reverse().join(', ')})`,
-        details: { test: 'credential-daily-uses', thresholds: { perDayUses, consecutiveDays }, days, credential, houseId: houseId ?? null },
+        details: { test: 'credential-daily-uses', thresholds: { perDayUses, consecutiveDays }, days: { ...days }, credential, houseId: houseId ?? null },
         mergeKey: houseId ? `house:${houseId}` : credential,
-        evidence: todayIds,
+        evidence: [...todayIds],
         deviceId: event.deviceId,
         place,
         codes,
