@@ -3,6 +3,7 @@ import { connectDevice, publishEvent, startGateway, testSite, type TestGateway }
 import { Mosquitto } from '../helpers/mosquitto.ts';
 import { waitFor } from '../helpers/net.ts';
 import { requireTool } from '../helpers/tools.ts';
+import { CommandResultSchema } from '../../cloud-sync/messages.ts';
 import { command, platformKeys, PlatformPeer, ROOT } from './platform.ts';
 
 const haveMosquitto = requireTool('mosquitto', 'mosquitto');
@@ -33,6 +34,8 @@ describe.skipIf(!haveMosquitto)('downlink commands from the platform (real mosqu
   });
 
   afterAll(async () => {
+    // Every result matches the documented schema (docs/schemas/uplink/command-result.schema.json).
+    for (const result of platform?.results() ?? []) CommandResultSchema.parse(result);
     await gw?.stop();
     await platform?.close();
     await broker.stop();

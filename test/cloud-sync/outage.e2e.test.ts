@@ -6,6 +6,7 @@ import { startGateway, testSite, type TestGateway } from '../helpers/gateway.ts'
 import { Mosquitto } from '../helpers/mosquitto.ts';
 import { waitFor } from '../helpers/net.ts';
 import { requireTool } from '../helpers/tools.ts';
+import { AlertUpdateItemSchema, EnvelopeSchema, StatusMessageSchema } from '../../cloud-sync/messages.ts';
 import { PlatformPeer, ROOT } from './platform.ts';
 import { mixedTraffic } from './traffic.ts';
 
@@ -72,6 +73,12 @@ describe.skipIf(!haveMosquitto)('platform outage: stop mosquitto, keep working, 
     expect(Math.max(...indexOf('alert-updates'))).toBeLessThan(Math.min(...indexOf('events')));
     expect(Math.max(...indexOf('alerts'))).toBeLessThan(Math.min(...indexOf('alert-updates')));
 
+    // Every message matches the documented schemas (docs/schemas/uplink/).
+    for (const m of peer.messages) {
+      if (m.topic === `${ROOT}/status`) StatusMessageSchema.parse(m.body);
+      else EnvelopeSchema.parse(m.body);
+      if (m.topic === `${ROOT}/alert-updates`) for (const item of m.body.items) AlertUpdateItemSchema.parse(item);
+    }
     const status = await waitFor(() => peer.messages.filter((m) => m.topic === `${ROOT}/status` && m.body.state === 'online').at(-1), 'online status');
     expect(status.body).toMatchObject({ v: 1, gatewayId: 'gw-test-1', devices: { total: 5 } });
     const api = gw.gateway.services.uplink!.state;
