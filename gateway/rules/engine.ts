@@ -179,6 +179,11 @@ export class RuleEngine implements Service {
    * a swap unless the rule's type changed or the rule was removed.
    */
   updateRules(rules: RuleConfig[] | unknown[]): RuleProblem[] {
+    if (!this.running) {
+      // Not started yet: these become the rules start() runs.
+      this.deps.rules = rules as RuleConfig[];
+      return RuleEngine.validate(rules).problems;
+    }
     const { resolved, problems } = RuleEngine.validate(rules);
     this.reportProblems(problems);
     const rejected = new Set(problems.map((p) => p.ruleId));
