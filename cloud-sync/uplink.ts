@@ -290,7 +290,7 @@ export class Uplink implements Service {
       this.connected = false;
       this.subscribed = false;
       this.metrics?.connected.set(0);
-      if (wasConnected) log.warn('uplink: connection to the platform lost; items wait in the outbox');
+      if (wasConnected && !this.stopping) log.warn('uplink: connection to the platform lost; items wait in the outbox');
       if (this.client === client) {
         client.removeAllListeners();
         client.on('error', () => {});
