@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import { invertAffine, resizeInside, similarityTransform, warpAffine, type Box, type Point, type RgbImage } from './image.ts';
+import { invertAffine, letterboxShrink, similarityTransform, warpAffine, type Box, type Point, type RgbImage } from './image.ts';
 import type { LoadedModel } from './registry.ts';
 
 /** MediaPipe SSD anchor options of the two BlazeFace graphs (edge-models.md §1.3). */
@@ -167,9 +167,7 @@ export class BlazeFaceDetector {
   /** Builds the input tensor (exposed so the benchmark can time session.run alone). */
   async prepare(image: RgbImage): Promise<{ feeds: Record<string, ort.Tensor>; letterbox: Letterbox }> {
     const size = this.inputSize;
-    const resized = await resizeInside(image, size, size);
-    const { tensor, offsetX, offsetY } = letterboxTensor(resized, size);
-    const scale = resized.width / image.width;
+    const { tensor, scale, offsetX, offsetY } = image.width > size || image.height > size ? letterboxShrink(image, size) : { ...letterboxTensor(image, size), scale: 1 };
     const feeds = { [this.model.manifest.inputs[0]!.name]: new ort.Tensor('float32', tensor, [1, size, size, 3]) };
     return { feeds, letterbox: { size, scale, offsetX, offsetY } };
   }
