@@ -8,6 +8,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Service } from '../core/service.ts';
 import { authRoutes } from '../http/routes/auth.ts';
+import { commissioningRoutes } from '../http/routes/commissioning.ts';
 import { consoleRoutes } from '../http/routes/console.ts';
 import type { RouteModule } from '../http/server.ts';
 import type { SiteModel } from '../site/site-model.ts';
@@ -35,6 +36,7 @@ export function consoleModule(deps: { config: GatewayConfig; dataDir: string; st
     (app) => installAccessControl(app, { auth, metrics, log, metricsAccess: config.console.metrics }),
     authRoutes({ auth, audit, loginAttemptsPerMinute: config.console.loginAttemptsPerMinute }),
     consoleRoutes({ store, site: deps.site, config, audit, images, language: config.console.language }),
+    commissioningRoutes({ config, site: deps.site, clock, log: log.child({ component: 'commissioning' }) }),
   ];
   return { auth, audit, images, services: [auth], routes };
 }

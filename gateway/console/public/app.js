@@ -1,5 +1,6 @@
 // gridguard guard-room console: plain ES modules, no build step, no third-party code.
 import { TEXTS, EVENT_TYPE_NAMES, RULE_NAMES, KIND_NAMES, RELATION_NAMES } from './i18n.js';
+import { renderCommissioning } from './commissioning.js';
 
 const STATUSES = ['new', 'acknowledged', 'dispatched', 'resolved', 'false-alarm'];
 const SEVERITIES = ['critical', 'high', 'medium', 'low'];
@@ -143,7 +144,7 @@ function setLive(on) {
 function renderNav() {
   const perms = new Set(state.me.permissions);
   const items = [
-    ['alerts', 'alerts'], ['devices', 'devices'], ['events', 'events'], ['people', 'people'], ['users', 'users'], ['audit', 'audit'], ['config', 'config'],
+    ['alerts', 'alerts'], ['devices', 'devices'], ['commissioning', 'commands'], ['events', 'events'], ['people', 'people'], ['users', 'users'], ['audit', 'audit'], ['config', 'config'],
   ].filter(([, p]) => perms.has(p));
   const page = location.hash.replace(/^#\/?/, '').split('/')[0] || 'alerts';
   $('#nav').replaceChildren(...items.map(([name]) => h('a', { href: `#/${name}`, class: page === name ? 'on' : '' }, t(`nav.${name}`))));
@@ -495,6 +496,7 @@ async function route() {
   try {
     if ((page || first) === 'alerts' && perms.has('alerts')) return id ? await renderDetail(decodeURIComponent(id)) : renderAlerts();
     if (page === 'devices' && perms.has('devices')) return await renderDevices();
+    if (page === 'commissioning' && perms.has('commands')) return await renderCommissioning({ api, h, lang: () => state.lang, fmtTime, kindName, main: () => $('#main') });
     if (page === 'events' && perms.has('events')) return await renderEvents();
     if (page === 'people' && perms.has('people')) return await renderPeople();
     if (page === 'users' && perms.has('users')) return await renderUsers();

@@ -3,7 +3,7 @@ export const TEXTS = {
   'zh-CN': {
     'app.title': '安防值班台', 'login.title': '值班台登录', 'login.username': '用户名', 'login.password': '密码', 'login.submit': '登录',
     'login.failed': '用户名或密码错误', 'login.limited': '尝试次数过多，请稍后再试', logout: '退出',
-    'nav.alerts': '告警', 'nav.devices': '设备', 'nav.events': '事件', 'nav.people': '人员', 'nav.users': '用户', 'nav.audit': '审计', 'nav.config': '配置', 'config.title': '配置（只读）', 'config.note': '密钥已隐去，人员名单只显示数量。修改配置请编辑站点文件并重启网关。',
+    'nav.alerts': '告警', 'nav.devices': '设备', 'nav.commissioning': '调试', 'nav.events': '事件', 'nav.people': '人员', 'nav.users': '用户', 'nav.audit': '审计', 'nav.config': '配置', 'config.title': '配置（只读）', 'config.note': '密钥已隐去，人员名单只显示数量。修改配置请编辑站点文件并重启网关。',
     'live.on': '● 实时', 'live.off': '● 重连中', 'sound.on': '♪ 声音开', 'sound.off': '声音关', lang: 'English',
     'alerts.title': '告警看板', 'alerts.empty': '暂无告警', 'filter.status': '状态', 'filter.severity': '级别', 'filter.category': '类别', all: '全部',
     'open.count': '未处置', acknowledge: '确认', dispatch: '派警/派员', resolve: '处置完毕', 'false-alarm': '误报', 'note': '处置说明',
@@ -32,7 +32,7 @@ export const TEXTS = {
   en: {
     'app.title': 'Guard room', 'login.title': 'Guard room login', 'login.username': 'User name', 'login.password': 'Password', 'login.submit': 'Log in',
     'login.failed': 'Wrong user name or password', 'login.limited': 'Too many attempts, try again in a minute', logout: 'Log out',
-    'nav.alerts': 'Alerts', 'nav.devices': 'Devices', 'nav.events': 'Events', 'nav.people': 'People', 'nav.users': 'Users', 'nav.audit': 'Audit', 'nav.config': 'Config', 'config.title': 'Configuration (read-only)', 'config.note': 'Secrets are hidden and people lists shown as counts. Change the site file and restart the gateway to change it.',
+    'nav.alerts': 'Alerts', 'nav.devices': 'Devices', 'nav.commissioning': 'Commissioning', 'nav.events': 'Events', 'nav.people': 'People', 'nav.users': 'Users', 'nav.audit': 'Audit', 'nav.config': 'Config', 'config.title': 'Configuration (read-only)', 'config.note': 'Secrets are hidden and people lists shown as counts. Change the site file and restart the gateway to change it.',
     'live.on': '● Live', 'live.off': '● Reconnecting', 'sound.on': '♪ Sound on', 'sound.off': 'Sound off', lang: '中文',
     'alerts.title': 'Alert board', 'alerts.empty': 'No alerts', 'filter.status': 'Status', 'filter.severity': 'Severity', 'filter.category': 'Category', all: 'All',
     'open.count': 'Open', acknowledge: 'Acknowledge', dispatch: 'Dispatch', resolve: 'Resolve', 'false-alarm': 'False alarm', note: 'Note',

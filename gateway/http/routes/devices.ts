@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { DeviceConfig } from '../../../config/schema/devices.ts';
 import type { DeviceDriver } from '../../../device-drivers/driver.ts';
 import { newId } from '../../core/ids.ts';
 import type { DeviceMonitor } from '../../devices/device-monitor.ts';
@@ -18,6 +19,16 @@ const EventsQuery = z.object({
   before: z.string().max(64).optional(),
 });
 
+/**
+ * The link a device hangs on, as its driver keys health(): its own MQTT connection, its serial bus
+ * (`serial:<bus id>`), or its OPC-UA server session (server id).
+ */
+export function linkIdOf(device: DeviceConfig): string {
+  if (device.transport === 'serial' && device.serial) return `serial:${device.serial.bus}`;
+  if (device.transport === 'opcua' && device.opcua) return device.opcua.server;
+  return device.id;
+}
+
 /** Devices with live state, commands to a device, and event search. */
 export function deviceRoutes(deps: { site: SiteModel; monitor: DeviceMonitor; drivers: () => DeviceDriver[]; store: Store }) {
   return (app: FastifyInstance) => {
@@ -35,7 +46,7 @@ export function deviceRoutes(deps: { site: SiteModel; monitor: DeviceMonitor; dr
             online: state?.online ?? false,
             lastSeen: state?.lastSeenMs ? new Date(state.lastSeenMs).toISOString() : null,
             info: state?.info ?? {},
-            link: health[d.id] ?? null,
+            link: health[linkIdOf(d)] ?? null,
           };
         }),
       };

@@ -28,7 +28,7 @@ describe('console files: served by the gateway, nothing from outside', () => {
 
   it('serves every file of the console with a strict content security policy', async () => {
     const files = readdirSync(CONSOLE_ROOT);
-    expect(files.sort()).toEqual(['app.css', 'app.js', 'i18n.js', 'index.html']);
+    expect(files.sort()).toEqual(['app.css', 'app.js', 'commissioning.js', 'i18n.js', 'index.html']);
     for (const file of files) {
       const res = await fetch(`${gw.httpUrl}/${file}`);
       expect(res.status, file).toBe(200);
