@@ -69,11 +69,11 @@ export const CameraSectionSchema = z
       .object({
         minConfidence: z.number().min(0).max(1).default(0.9).describe('Mean CTC confidence a plate reading needs'),
         mergeSeconds: z.number().min(0).max(3600).default(10).describe('Repeats of a plate within this time are one passage'),
-        detMaxSide: z.number().int().min(160).max(1920).default(640).describe('Longer side of the text-detection input (PaddleOCR uses 960)'),
+        detMaxSide: z.number().int().min(160).max(1920).default(480).describe('Longer side of the text-detection input (PaddleOCR uses 960; 480 finds plates ≥ ~140 px wide in a 720p frame)'),
         maxCandidates: z.number().int().min(1).max(50).default(4).describe('Plate-shaped text regions recognised per frame, most confident first'),
       })
       .strict()
-      .default({ minConfidence: 0.9, mergeSeconds: 10, detMaxSide: 640, maxCandidates: 4 }),
+      .default({ minConfidence: 0.9, mergeSeconds: 10, detMaxSide: 480, maxCandidates: 4 }),
     intake: z
       .object({
         queueDepth: z.number().int().min(1).max(100).default(4).describe('Frames waiting per camera; the oldest is dropped beyond'),
