@@ -67,6 +67,8 @@ export class CloudSync implements Service {
   start(): void {
     const { config, store, clock, log } = this.deps;
     const platform = config.platform?.enabled ? config.platform : undefined;
+    // First, before any timer or metric exists: a bad key must fail start-up with nothing to undo.
+    const publicKey = platform?.commandPublicKey ? this.readPublicKey(platform.commandPublicKey) : null;
     this.startedMs = clock.now();
     store.outbox.configure(outboxPolicyOf(config.platform));
     for (const t of store.outbox.totals()) this.lastTotals.set(t.kind, { evicted: t.evicted, expired: t.expired });
@@ -75,9 +77,6 @@ export class CloudSync implements Service {
 
     const uplink = this.deps.uplink();
     if (platform && uplink) {
-      const publicKey = platform.commandPublicKey
-        ? loadEd25519PublicKey(readFileSync(this.deps.resolvePath(platform.commandPublicKey)), `platform.commandPublicKey (${platform.commandPublicKey})`)
-        : null;
       if (!publicKey) log.warn('platform.commandPublicKey is not set: every downlink command will be refused');
       const commandsTotal = new Counter({
         name: 'gridguard_platform_commands_total',
@@ -108,6 +107,18 @@ export class CloudSync implements Service {
       );
       if (platform.heartbeatSeconds > 0) this.scheduleHeartbeat(platform.heartbeatSeconds * 1000);
     }
+  }
+
+  /** A missing or wrong key stops start-up with the config key and file named: commands must not silently stop working. */
+  private readPublicKey(path: string) {
+    const where = `${this.deps.config.site.gatewayId}: platform.commandPublicKey (${this.deps.resolvePath(path)})`;
+    let pem: Buffer;
+    try {
+      pem = readFileSync(this.deps.resolvePath(path));
+    } catch (error) {
+      throw new Error(`${where}: cannot read: ${(error as Error).message}`);
+    }
+    return loadEd25519PublicKey(pem, where);
   }
 
   stop(): void {

@@ -81,3 +81,21 @@ describe('CloudSync: outbox bounds and heartbeats on a fake clock', () => {
     expect(await metrics.registry.metrics()).not.toContain('gridguard_outbox_items');
   });
 });
+
+describe('CloudSync: the platform public key', () => {
+  it('refuses to start with a missing key file, naming the setting and the file', () => {
+    const { config } = loadConfigText(stringify({ ...SITE, platform: { ...SITE.platform, commandPublicKey: '/nonexistent/platform.pub.pem' } }), 'site.yaml');
+    const store = Store.open(':memory:');
+    const clock = new FakeClock();
+    const bus = new EventBus();
+    const metrics = new Metrics();
+    const log = pino({ level: 'silent' });
+    const identifier = new Identifier(store.registry);
+    const alerts = new AlertService({ store, bus, clock, metrics, log });
+    const rules = new RuleEngine({ rules: [], site: null as never, identifier, alerts, bus, clock, metrics, log });
+    const uplink = new Uplink({ config: config.platform!, gatewayId: 'gw-test-1', communityGridCode: 'CG350102001', version: 't', store, bus, clock, metrics, log, resolvePath: (p) => p });
+    const cloudSync = new CloudSync({ config, store, bus, clock, metrics, log, identifier, alerts, rules, resolvePath: (p) => p, uplink: () => uplink });
+    expect(() => cloudSync.start()).toThrow(/gw-test-1: platform.commandPublicKey \(\/nonexistent\/platform.pub.pem\): cannot read: ENOENT/);
+    cloudSync.stop();
+  });
+});
