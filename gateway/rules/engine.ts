@@ -31,11 +31,20 @@ interface ActiveRule {
   type: RuleType<unknown>;
   instance: RuleInstance;
   ctx: RuleContext;
+  /** True while stored events are replayed into the rule: what it raises was raised live already. */
+  muted: { on: boolean };
+  /**
+   * Recent events the replay already fed to the rule. An event committed just before the replay
+   * may still be on its way to the bus; it must not count twice. Dropped once events are newer.
+   */
+  replayed: { ids: Set<string>; untilMs: number } | null;
 }
 
 /** The engine's own bookkeeping lives in rule_state under this id. */
 const ENGINE_STATE_ID = '__engine';
 const ALIVE_EVERY_MS = 60_000;
+/** Replayed events this recent may still reach the bus after the replay (see ActiveRule.replayed). */
+const REPLAY_OVERLAP_MS = 60_000;
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
 /**
@@ -229,10 +238,14 @@ export class RuleEngine implements Service {
 
   private activate(config: ResolvedRule<unknown>): void {
     const type = RULE_CATALOGUE.get(config.type) as RuleType<unknown>;
-    const ctx = this.contextFor(config, type);
-    const entry: ActiveRule = { config, type, instance: {}, ctx };
+    const muted = { on: false };
+    const ctx = this.contextFor(config, type, muted);
+    const entry: ActiveRule = { config, type, instance: {}, ctx, muted, replayed: null };
+    const lookbackMs = type.rebuildLookbackMs?.(config.params);
+    ctx.state.setEventSourced(lookbackMs !== undefined);
     try {
       entry.instance = type.create(config, ctx);
+      if (lookbackMs !== undefined) this.replay(entry, lookbackMs);
       entry.instance.start?.();
       ctx.timers.start((key, data, lateMs) => this.guard(entry, () => entry.instance.onTimer?.(key, data, lateMs)));
     } catch (error) {
@@ -243,6 +256,33 @@ export class RuleEngine implements Service {
     }
     this.active.push(entry);
     this.routes.clear();
+  }
+
+  /**
+   * Rebuilds an event-sourced rule's windows and counters: the stored events of its lookback go
+   * through the same routing, scope and schedule as live events, with its alerts muted (they were
+   * raised when the events were live; the alerts table has them).
+   */
+  private replay(rule: ActiveRule, lookbackMs: number): void {
+    const now = this.deps.clock.now();
+    const started = performance.now();
+    const types = rule.instance.eventTypes ? [...rule.instance.eventTypes] : null;
+    const recent = new Set<string>();
+    let replayed = 0;
+    rule.muted.on = true;
+    try {
+      for (const event of this.store.ruleState.eventsSince(now - lookbackMs, types)) {
+        const ms = Date.parse(event.receivedAt);
+        if (!this.admits(rule, event, ms)) continue;
+        replayed++;
+        if (ms >= now - REPLAY_OVERLAP_MS) recent.add(event.id);
+        this.guard(rule, () => rule.instance.onEvent!(event));
+      }
+    } finally {
+      rule.muted.on = false;
+    }
+    rule.replayed = recent.size ? { ids: recent, untilMs: now + REPLAY_OVERLAP_MS } : null;
+    this.deps.log.info({ rule: rule.config.id, events: replayed, lookbackHours: Math.round(lookbackMs / 3_600_000), ms: Math.round(performance.now() - started) }, 'rule state rebuilt from stored events');
   }
 
   private deactivate(rule: ActiveRule): void {
@@ -290,10 +330,26 @@ export class RuleEngine implements Service {
     return rules;
   }
 
+  /** The rule listens to the event's type and, unless it tracks all day, the event is inside its circle and schedule. */
+  private admits(rule: ActiveRule, event: DeviceEvent, eventMs: number): boolean {
+    if (!rule.instance.onEvent || (rule.instance.eventTypes && !rule.instance.eventTypes.has(event.type))) return false;
+    return rule.type.filter === 'alerts' || (inScope(rule.config.scope, event) && inSchedule(rule.config.schedule, eventMs));
+  }
+
+  private alreadyReplayed(rule: ActiveRule, event: DeviceEvent, eventMs: number): boolean {
+    const replayed = rule.replayed!;
+    if (eventMs > replayed.untilMs) {
+      rule.replayed = null;
+      return false;
+    }
+    return replayed.ids.delete(event.id);
+  }
+
   private onEvent(event: DeviceEvent): void {
     const eventMs = Date.parse(event.receivedAt);
     for (const rule of this.route(event.type)) {
       if (rule.type.filter !== 'alerts' && (!inScope(rule.config.scope, event) || !inSchedule(rule.config.schedule, eventMs))) continue;
+      if (rule.replayed && this.alreadyReplayed(rule, event, eventMs)) continue;
       try {
         rule.instance.onEvent!(event);
       } catch (error) {
@@ -326,7 +382,7 @@ export class RuleEngine implements Service {
     return state;
   }
 
-  private contextFor(config: ResolvedRule<unknown>, type: RuleType<unknown>): RuleContext {
+  private contextFor(config: ResolvedRule<unknown>, type: RuleType<unknown>, muted: { on: boolean }): RuleContext {
     const { site, identifier, alerts, clock, log } = this.deps;
     const ruleLog = log.child({ rule: config.id });
     const state = this.stateFor(config.id);
@@ -340,6 +396,7 @@ export class RuleEngine implements Service {
       timers: new DurableTimers(state, clock, (fire) => fire()),
       downtime: this.downtime,
       raise: (alert) => {
+        if (muted.on) return true;
         if (gateAlerts && (!inSchedule(config.schedule, clock.now()) || !inScope(config.scope, { deviceId: alert.deviceId ?? '', place: alert.place }))) return false;
         alerts
           .raise({

@@ -52,6 +52,8 @@ export class RuleState {
   private dirty = new Map<string, unknown>();
   /** Keys that have a row in SQLite: a key set and deleted within one tick never reaches the disk. */
   private stored: Set<string>;
+  /** Windows and counters are rebuilt from the events table; only timers are written (see setEventSourced). */
+  private eventSourced = false;
 
   constructor(
     readonly ruleId: string,
@@ -81,13 +83,28 @@ export class RuleState {
 
   set(key: string, value: unknown): void {
     this.values.set(key, value);
-    this.markDirty(key, value);
+    if (!this.eventSourced || key.startsWith(TIMER_PREFIX)) this.markDirty(key, value);
   }
 
   delete(key: string): void {
     if (!this.values.has(key)) return;
     this.values.delete(key);
-    this.markDirty(key, undefined);
+    if (!this.eventSourced || key.startsWith(TIMER_PREFIX) || this.stored.has(key)) this.markDirty(key, undefined);
+  }
+
+  /**
+   * Event-sourced (RuleType.rebuildLookbackMs): every key but the timers is kept in memory only,
+   * because the engine rebuilds it by replaying stored events. Switching on forgets those keys, in
+   * memory and on disk (rows written before the rule became event-sourced), ready for the replay.
+   */
+  setEventSourced(on: boolean): void {
+    this.eventSourced = on;
+    if (!on) return;
+    for (const key of [...this.values.keys()]) {
+      if (key.startsWith(TIMER_PREFIX)) continue;
+      this.values.delete(key);
+      if (this.stored.has(key)) this.markDirty(key, undefined);
+    }
   }
 
   /** Entries whose key starts with the prefix (timers excluded unless asked for). */

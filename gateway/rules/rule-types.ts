@@ -81,6 +81,16 @@ export interface RuleType<P> {
    * schedule and scope gate what it raises.
    */
   filter?: 'events' | 'alerts';
+  /**
+   * Event-sourced state: the rule's windows and counters are a function of the events of the last
+   * `rebuildLookbackMs(params)` only, so they live in memory and are rebuilt at start by replaying
+   * those events from the events table (committed before any rule sees them) with alerts muted.
+   * Only durable timers (`t:` keys) are written to rule_state. Such a rule's onEvent must change
+   * nothing but `ctx.state` and call nothing but `ctx.raise` (no timers), so a replay reproduces
+   * exactly the state the live run had. Used where state keys grow with the registry (one per
+   * credential or subject), which would otherwise cost a SQLite row write per event.
+   */
+  rebuildLookbackMs?(params: P): number;
   create(rule: ResolvedRule<P>, ctx: RuleContext): RuleInstance;
 }
 

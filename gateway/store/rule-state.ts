@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
+import type { DeviceEvent } from '../core/model.ts';
 
 /** Durable per-rule state (windows, counters, pending timers) as JSON values under a key. */
 const MANY = 100;
@@ -68,6 +69,17 @@ export class RuleStateRepo {
       this.manyStmts.set(rows, stmt);
     }
     return stmt;
+  }
+
+  /**
+   * Stored events received at or after `fromMs` (of the given types), in the order they were
+   * stored: what an event-sourced rule replays at start to rebuild its windows and counters.
+   * Iterates, so a week of events is never held in memory at once.
+   */
+  *eventsSince(fromMs: number, types: readonly string[] | null): IterableIterator<DeviceEvent> {
+    const filter = types ? `type IN (${types.map(() => '?').join(', ')}) AND ` : '';
+    const stmt = this.db.prepare(`SELECT body FROM events WHERE ${filter}received_ms >= ? ORDER BY received_ms, rowid`);
+    for (const row of stmt.iterate(...(types ?? []), fromMs) as IterableIterator<{ body: string }>) yield JSON.parse(row.body) as DeviceEvent;
   }
 
   /** Every rule id that has state, so the engine can drop the state of rules that were removed. */

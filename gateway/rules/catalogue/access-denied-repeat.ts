@@ -15,6 +15,8 @@ export const accessDeniedRepeat = defineRule({
     })
     .strict(),
   defaults: { severity: 'medium', category: 'property', cooldownSeconds: 600 },
+  // One key per door and credential tried: rebuilt from the stored events of the window.
+  rebuildLookbackMs: (p) => p.windowMinutes * 60_000,
   create(rule, ctx) {
     const windowMs = rule.params.windowMinutes * 60_000;
     const state = ctx.state;

@@ -28,6 +28,8 @@ export const frequentStranger = defineRule({
     })
     .strict(),
   defaults: { severity: 'medium', category: 'police', cooldownSeconds: 6 * 3600 },
+  // One key per unknown plate, card or face: rebuilt from the stored events of the window.
+  rebuildLookbackMs: (p) => p.windowHours * 3_600_000,
   create(rule, ctx) {
     const { count, minGapMinutes } = rule.params;
     const windowMs = rule.params.windowHours * 3_600_000;

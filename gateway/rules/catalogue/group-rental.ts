@@ -33,6 +33,10 @@ export const groupRental = defineRule({
     })
     .strict(),
   defaults: { severity: 'medium', category: 'police', cooldownSeconds: 7 * 86_400 },
+  // One key per house and per credential: with 100,000 residents nearly every passage touches a
+  // new key, so these counters are rebuilt from the stored events rather than written per key.
+  // The lookback covers the entrant window and the streak's local days (today began < 1 day ago).
+  rebuildLookbackMs: (p) => Math.max(p.windowDays, p.consecutiveDays + 1) * 86_400_000,
   create(rule, ctx) {
     const { distinctCount, windowDays, perDayUses, consecutiveDays } = rule.params;
     const windowMs = windowDays * 86_400_000;
