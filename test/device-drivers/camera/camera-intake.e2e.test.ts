@@ -144,6 +144,7 @@ describe('camera intake end to end: real MQTT and HTTP into a real gateway', () 
 
   it('a burst beyond the queue depth drops the oldest frames and counts them', async () => {
     const frame = await gateFrame('plate-green-D12345.png');
+    await driver.whenIdle(); // nothing in flight, so the count below is exact
     const before = driver.dropped('cam-1');
     // Ten frames in one turn of the event loop: one goes straight to analysis, two wait, seven are dropped.
     for (let i = 0; i < 10; i++) driver.enqueue('cam-1', frame, 'mqtt');
