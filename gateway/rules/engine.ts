@@ -33,18 +33,13 @@ interface ActiveRule {
   ctx: RuleContext;
   /** True while stored events are replayed into the rule: what it raises was raised live already. */
   muted: { on: boolean };
-  /**
-   * Recent events the replay already fed to the rule. An event committed just before the replay
-   * may still be on its way to the bus; it must not count twice. Dropped once events are newer.
-   */
-  replayed: { ids: Set<string>; untilMs: number } | null;
 }
 
 /** The engine's own bookkeeping lives in rule_state under this id. */
 const ENGINE_STATE_ID = '__engine';
 const ALIVE_EVERY_MS = 60_000;
-/** Replayed events this recent may still reach the bus after the replay (see ActiveRule.replayed). */
-const REPLAY_OVERLAP_MS = 60_000;
+/** How many recently delivered events the engine remembers, to tell them from ones still on their way. */
+const DELIVERED_RING = 4096;
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
 /**
@@ -148,6 +143,10 @@ export class RuleEngine implements Service {
     const { bus, clock } = this.deps;
     const store = this.store;
     this.running = true;
+    // Events stored while stopped were never delivered to this run: replays must count them.
+    this.deliveredIds = [];
+    this.deliveredMs = [];
+    this.deliveredNext = 0;
     const aliveAt = store.ruleState.get<number>(ENGINE_STATE_ID, 'aliveAt');
     const now = clock.now();
     // Longer than two missed heartbeats: the gateway was down (or stopped) and saw nothing.
@@ -240,7 +239,7 @@ export class RuleEngine implements Service {
     const type = RULE_CATALOGUE.get(config.type) as RuleType<unknown>;
     const muted = { on: false };
     const ctx = this.contextFor(config, type, muted);
-    const entry: ActiveRule = { config, type, instance: {}, ctx, muted, replayed: null };
+    const entry: ActiveRule = { config, type, instance: {}, ctx, muted };
     const lookbackMs = type.rebuildLookbackMs?.(config.params);
     ctx.state.setEventSourced(lookbackMs !== undefined);
     try {
@@ -267,21 +266,21 @@ export class RuleEngine implements Service {
     const now = this.deps.clock.now();
     const started = performance.now();
     const types = rule.instance.eventTypes ? [...rule.instance.eventTypes] : null;
-    const recent = new Set<string>();
+    const inFlight = this.inFlightTest();
     let replayed = 0;
     rule.muted.on = true;
     try {
       for (const event of this.store.ruleState.eventsSince(now - lookbackMs, types)) {
         const ms = Date.parse(event.receivedAt);
-        if (!this.admits(rule, event, ms)) continue;
+        // Committed but not yet on the bus (a hot swap between a commit and its publish): it will
+        // reach the rule live, with its alert, so the replay leaves it alone.
+        if (!this.admits(rule, event, ms) || inFlight(event.id, ms)) continue;
         replayed++;
-        if (ms >= now - REPLAY_OVERLAP_MS) recent.add(event.id);
         this.guard(rule, () => rule.instance.onEvent!(event));
       }
     } finally {
       rule.muted.on = false;
     }
-    rule.replayed = recent.size ? { ids: recent, untilMs: now + REPLAY_OVERLAP_MS } : null;
     this.deps.log.info({ rule: rule.config.id, events: replayed, lookbackHours: Math.round(lookbackMs / 3_600_000), ms: Math.round(performance.now() - started) }, 'rule state rebuilt from stored events');
   }
 
@@ -336,20 +335,33 @@ export class RuleEngine implements Service {
     return rule.type.filter === 'alerts' || (inScope(rule.config.scope, event) && inSchedule(rule.config.schedule, eventMs));
   }
 
-  private alreadyReplayed(rule: ActiveRule, event: DeviceEvent, eventMs: number): boolean {
-    const replayed = rule.replayed!;
-    if (eventMs > replayed.untilMs) {
-      rule.replayed = null;
-      return false;
-    }
-    return replayed.ids.delete(event.id);
+  /** The last DELIVERED_RING events that reached the engine (ids and receive times), oldest overwritten. */
+  private deliveredIds: string[] = [];
+  private deliveredMs: number[] = [];
+  private deliveredNext = 0;
+
+  /**
+   * Whether a stored event has not reached the engine yet. Since the engine started, every stored
+   * event older than the oldest remembered delivery has been delivered; a newer one has been if
+   * it is remembered. Before the first delivery (at start) nothing is in flight: what was stored
+   * before the engine subscribed either reached the previous run or never will reach a rule.
+   */
+  private inFlightTest(): (id: string, ms: number) => boolean {
+    const count = this.deliveredIds.length;
+    if (count === 0) return () => false;
+    const oldest = count < DELIVERED_RING ? 0 : this.deliveredNext;
+    const oldestMs = this.deliveredMs[oldest]!;
+    const delivered = new Set(this.deliveredIds);
+    return (id, ms) => ms >= oldestMs && !delivered.has(id);
   }
 
   private onEvent(event: DeviceEvent): void {
     const eventMs = Date.parse(event.receivedAt);
+    this.deliveredIds[this.deliveredNext] = event.id;
+    this.deliveredMs[this.deliveredNext] = eventMs;
+    this.deliveredNext = (this.deliveredNext + 1) % DELIVERED_RING;
     for (const rule of this.route(event.type)) {
       if (rule.type.filter !== 'alerts' && (!inScope(rule.config.scope, event) || !inSchedule(rule.config.schedule, eventMs))) continue;
-      if (rule.replayed && this.alreadyReplayed(rule, event, eventMs)) continue;
       try {
         rule.instance.onEvent!(event);
       } catch (error) {
