@@ -1,9 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.ts';
+import { CloudSync } from '../cloud-sync/cloud-sync.ts';
 import { Uplink } from '../cloud-sync/uplink.ts';
 import type { DeviceDriver, DriverContext } from '../device-drivers/driver.ts';
+import { createCameraIntake } from '../device-drivers/camera/intake.ts';
 import { MqttDriver } from '../device-drivers/mqtt/mqtt-driver.ts';
+import { SerialDriver } from '../device-drivers/serial/serial-driver.ts';
 import { AlertService } from './alerts/alert-service.ts';
 import { AlertEscalation } from './alerts/escalation.ts';
 import type { Principal } from './broker/access.ts';
@@ -16,7 +19,7 @@ import { Metrics } from './core/metrics.ts';
 import { newDeviceSecret, verifySecret } from './core/secrets.ts';
 import type { Service } from './core/service.ts';
 import { DeviceMonitor } from './devices/device-monitor.ts';
-import { HttpServer, type RouteModule } from './http/server.ts';
+import { HttpServer } from './http/server.ts';
 import { alertRoutes } from './http/routes/alerts.ts';
 import { deviceRoutes } from './http/routes/devices.ts';
 import { statusRoutes } from './http/routes/status.ts';
@@ -130,37 +133,25 @@ export class Gateway {
     });
     mqttDriver = new MqttDriver(driverContext('mqtt'), broker);
     const drivers: DeviceDriver[] = [mqttDriver];
-    // Extension points: each feature adds its construction at its own marker.
-    const { SerialDriver } = await import('../device-drivers/serial/serial-driver.ts');
-    drivers.push(new SerialDriver(driverContext('serial'), { buses: config.serialBuses, bus, identify: (refs) => identifier.identify(refs, clock.now()) }));
-    // [ext:serial-driver]
-    const { OpcuaDriver } = await import('../device-drivers/opcua/opcua-driver.ts');
-    drivers.push(new OpcuaDriver(driverContext('opcua'), config.opcuaServers, { pkiDir: resolve(config.storage.dataDir, 'pki'), applicationUri: `urn:gridguard:${config.site.gatewayId}` }));
-    // [ext:opcua-driver]
-    const { createCameraIntake } = await import('../device-drivers/camera/intake.ts');
+    if (config.serialBuses.length > 0) {
+      drivers.push(new SerialDriver(driverContext('serial'), { buses: config.serialBuses, bus, identify: (refs) => identifier.identify(refs, clock.now()) }));
+    }
+    if (config.opcuaServers.length > 0) {
+      // node-opcua is large: load it only for sites that have OPC-UA servers.
+      const { OpcuaDriver } = await import('../device-drivers/opcua/opcua-driver.ts');
+      drivers.push(new OpcuaDriver(driverContext('opcua'), config.opcuaServers, { pkiDir: resolve(dataDir, 'pki'), applicationUri: `urn:gridguard:${config.site.gatewayId}` }));
+    }
     // Cameras stay MQTT devices (commands, heartbeats); the intake analyses the snapshots of those with a camera section.
     const cameraIntake = createCameraIntake({ ctx: { ...driverContext('camera'), devices: config.devices.filter((d) => d.kind === 'camera') }, loaded: this.loaded, dataDir, store, mqttDriver });
     drivers.push(cameraIntake.driver);
-    // [ext:camera-driver]
 
-    const rules = new RuleEngine({ rules: config.rules, site, identifier, alerts, bus, clock, metrics, log: log.child({ component: 'rules' }) });
+    const rules = new RuleEngine({ rules: config.rules, site, identifier, alerts, bus, clock, metrics, store, log: log.child({ component: 'rules' }) });
     const localChannel = new LocalMqttChannel({ bus, broker, metrics, log });
-    const extraServices: Service[] = [];
-    const extraRoutes: RouteModule[] = [];
-    rules.useStore(store);
-    extraServices.push(new AlertEscalation({ alerts, store, bus, clock, metrics, log: log.child({ component: 'escalation' }), policyFor: (id) => rules.escalationFor(id) }));
-    // [ext:rules-services]
-    const { CloudSync } = await import('../cloud-sync/cloud-sync.ts');
+    const escalation = new AlertEscalation({ alerts, store, bus, clock, metrics, log: log.child({ component: 'escalation' }), policyFor: (id) => rules.escalationFor(id) });
     // The uplink is built below; CloudSync reaches it only once services start.
-    extraServices.push(new CloudSync({ config, store, bus, clock, metrics, log: log.child({ component: 'cloud-sync' }), identifier, alerts, rules, resolvePath: this.loaded.resolvePath, uplink: () => uplink }));
-    // [ext:cloud-sync-services]
+    const cloudSync = new CloudSync({ config, store, bus, clock, metrics, log: log.child({ component: 'cloud-sync' }), identifier, alerts, rules, resolvePath: this.loaded.resolvePath, uplink: () => uplink });
     const consoleParts = consoleModule({ config, dataDir, store, site, clock, metrics, log });
-    extraServices.push(...consoleParts.services);
-    extraRoutes.push(...consoleParts.routes);
-    // [ext:console-services]
-    extraRoutes.push(cameraIntake.routes);
     consoleParts.images.use(cameraIntake.images);
-    // [ext:camera-routes]
     const uplink =
       config.platform && config.platform.enabled
         ? new Uplink({
@@ -185,13 +176,14 @@ export class Gateway {
         statusRoutes({ source: { status: () => this.status() }, metrics }),
         alertRoutes({ store, alerts, bus }),
         deviceRoutes({ site, monitor, drivers: () => drivers, store }),
-        ...extraRoutes,
+        ...consoleParts.routes,
+        cameraIntake.routes,
       ],
     });
 
     this.s = { store, bus, site, identifier, pipeline, alerts, monitor, broker, mqttDriver, rules, http, uplink, drivers };
     // Order matters: consumers start before producers, so that nothing produced is missed.
-    const services: Service[] = [monitor, rules, localChannel, ...extraServices, ...(uplink ? [uplink] : []), ...drivers, broker, http];
+    const services: Service[] = [monitor, rules, localChannel, escalation, cloudSync, ...consoleParts.services, ...(uplink ? [uplink] : []), ...drivers, broker, http];
     try {
       for (const service of services) {
         await service.start();
@@ -233,7 +225,7 @@ export class Gateway {
   async status(): Promise<Record<string, unknown>> {
     const s = this.services;
     const { config } = this.loaded;
-    const depth = s.store.outbox.depth();
+    const outbox = s.store.outbox.totals();
     return {
       gatewayId: config.site.gatewayId,
       community: config.site.communityName,
@@ -244,7 +236,7 @@ export class Gateway {
       uptimeSeconds: Math.round((this.clock.now() - this.startedMs) / 1000),
       devices: { total: config.devices.length, online: s.monitor.onlineCount(), offline: config.devices.length - s.monitor.onlineCount() },
       links: Object.assign({}, ...s.drivers.map((d) => d.health())),
-      outbox: { total: depth.reduce((n, d) => n + d.count, 0), byKind: depth },
+      outbox: { total: outbox.reduce((n, d) => n + d.count, 0), byKind: outbox },
       platform: s.uplink ? s.uplink.state : { enabled: false },
       rules: { active: s.rules.activeRules().map((r) => r.id), problems: s.rules.problems },
       store: { writes: s.store.writes.stats, pendingWrites: s.store.writes.pending },
