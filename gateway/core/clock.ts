@@ -1,6 +1,12 @@
 /** Injectable time source, so rules and timers can be tested without waiting. */
 export interface Clock {
   now(): number;
+  /**
+   * Milliseconds on a clock that never steps (CLOCK_MONOTONIC), for measuring how long ago
+   * something happened: wall time (now) jumps when NTP or an operator sets the clock.
+   * Optional so that hand-made clocks keep working; users fall back to now().
+   */
+  monotonic?(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
@@ -13,6 +19,7 @@ let nextTimerId = 1;
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout(fn, ms) {
     const t = setTimeout(fn, ms);
     t.unref?.();
@@ -24,18 +31,28 @@ export const systemClock: Clock = {
   },
 };
 
-/** A clock for tests: time moves only when advance() is called; due timers fire in order. */
+/**
+ * A clock for tests: time moves only when advance() is called; due timers fire in order.
+ * set() steps the wall clock only, as NTP or `date -s` does: timers, like Node's, and
+ * monotonic() run on the time that really passed (advance), not on wall time.
+ */
 export class FakeClock implements Clock {
+  /** Timers by the monotonic time they fall due. */
   private timers = new Map<number, { at: number; fn: () => void }>();
+  private elapsed = 0;
   constructor(private current = Date.parse('2026-11-01T08:00:00+08:00')) {}
 
   now(): number {
     return this.current;
   }
 
+  monotonic(): number {
+    return this.elapsed;
+  }
+
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = nextTimerId++;
-    this.timers.set(id, { at: this.current + Math.max(0, ms), fn });
+    this.timers.set(id, { at: this.elapsed + Math.max(0, ms), fn });
     return { id };
   }
 
@@ -45,7 +62,7 @@ export class FakeClock implements Clock {
 
   /** Moves time forward, firing every timer that falls due on the way, earliest first. */
   advance(ms: number): void {
-    const target = this.current + ms;
+    const target = this.elapsed + ms;
     for (;;) {
       let next: [number, { at: number; fn: () => void }] | undefined;
       for (const entry of this.timers) {
@@ -53,12 +70,15 @@ export class FakeClock implements Clock {
       }
       if (!next) break;
       this.timers.delete(next[0]);
-      this.current = next[1].at;
+      this.current += next[1].at - this.elapsed;
+      this.elapsed = next[1].at;
       next[1].fn();
     }
-    this.current = target;
+    this.current += target - this.elapsed;
+    this.elapsed = target;
   }
 
+  /** Steps the wall clock to `ms`; pending timers keep their remaining time. */
   set(ms: number): void {
     this.current = ms;
   }

@@ -23,11 +23,16 @@ export interface DeviceState {
  * A device is judged offline when it misses `offlineAfterMissed` heartbeats, counted from the
  * later of its last sign of life and the gateway's start: after the gateway itself was down,
  * devices get a full grace period to come back, so a restart raises no alert per device.
+ * Silence is measured on the monotonic clock: a step of the wall clock (NTP, an operator's
+ * `date -s`) would otherwise make every device look silent for the size of the step (forward)
+ * or hide a silent one for as long (back).
  */
 export class DeviceMonitor implements Service {
   readonly name = 'device-monitor';
   private states = new Map<string, DeviceState>();
-  private startedMs = 0;
+  private startedMono = 0;
+  /** Monotonic time of each device's last sign of life in this run. */
+  private seenMono = new Map<string, number>();
   private timer: TimerHandle | null = null;
   private suspended = false;
   private persistedMs = new Map<string, number>();
@@ -36,7 +41,8 @@ export class DeviceMonitor implements Service {
 
   start(): void {
     const { site, store, clock } = this.deps;
-    this.startedMs = clock.now();
+    this.startedMono = this.monotonic();
+    this.seenMono.clear();
     this.suspended = false;
     const saved = new Map(store.devices.all().map((r) => [r.id, r]));
     for (const device of site.allDevices()) {
@@ -68,6 +74,7 @@ export class DeviceMonitor implements Service {
     if (!state) return;
     const now = this.deps.clock.now();
     state.lastSeenMs = now;
+    this.seenMono.set(deviceId, this.monotonic());
     let changed = false;
     if (info && Object.keys(info).length > 0) {
       state.info = { ...state.info, ...info };
@@ -109,13 +116,15 @@ export class DeviceMonitor implements Service {
   check(): void {
     const { site, clock } = this.deps;
     const now = clock.now();
+    const nowMono = this.monotonic();
     for (const state of this.states.values()) {
       const device = site.device(state.id);
       if (!device) continue;
       const allowedMs = device.heartbeatSeconds * device.offlineAfterMissed * 1000;
-      const since = Math.max(state.lastSeenMs ?? 0, this.startedMs);
-      if (now - since <= allowedMs) continue;
-      if (state.online) this.setStatus(state, false, `no heartbeat for ${Math.round((now - since) / 1000)} s`, now);
+      // A sign of life from before this start counts as the start (see the class comment).
+      const silentMs = nowMono - Math.max(this.seenMono.get(state.id) ?? this.startedMono, this.startedMono);
+      if (silentMs <= allowedMs) continue;
+      if (state.online) this.setStatus(state, false, `no heartbeat for ${Math.round(silentMs / 1000)} s`, now);
       else if (state.pending) {
         state.pending = false;
         this.setStatus(state, false, 'not seen since the gateway started', now, true);
@@ -137,6 +146,10 @@ export class DeviceMonitor implements Service {
     const { store } = this.deps;
     const row = { id: state.id, online: state.online, lastSeenMs: state.lastSeenMs, statusChangedMs: state.statusChangedMs, info: state.info };
     return store.writes.write(() => store.devices.save(row));
+  }
+
+  private monotonic(): number {
+    return this.deps.clock.monotonic?.() ?? this.deps.clock.now();
   }
 
   private updateGauge(): void {
