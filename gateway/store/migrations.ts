@@ -119,7 +119,7 @@ export const MIGRATIONS: Migration[] = [
       `);
     },
   },
-  // Each feature adds its migration at its own marker, in version order (gaps are fine):
+  // Versions are applied in order; a version number is never reused (v3 is unused).
   {
     version: 2,
     name: 'console: users, sessions, audit log',
@@ -166,8 +166,6 @@ export const MIGRATIONS: Migration[] = [
       `);
     },
   },
-  // [migration:v2-console]
-  // [migration:v3-rules]
   {
     version: 4,
     name: 'cloud-sync',
@@ -216,7 +214,6 @@ export const MIGRATIONS: Migration[] = [
       `);
     },
   },
-  // [migration:v4-cloud-sync]
   {
     version: 5,
     name: 'media',
@@ -248,5 +245,4 @@ export const MIGRATIONS: Migration[] = [
       `);
     },
   },
-  // [migration:v5-media]
 ];
