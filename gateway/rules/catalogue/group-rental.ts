@@ -3,10 +3,11 @@ import { EVENT_TYPES, type DeviceEvent, type EventType } from '../../core/model.
 import { defineRule } from '../rule-types.ts';
 import { credentialKey, eventMs, housePlace, housesEntered, localDay, previousDay, subjectLabel } from '../subjects.ts';
 
-type Entrants = Record<string, [ms: number, eventId: string]>;
+/** Who entered a house: entrant key → [last entry ms, its event id]. */
+type Entrants = Map<string, [ms: number, eventId: string]>;
 interface CredentialDays {
   /** Local day → uses that day. Only the last `consecutiveDays` days are kept. */
-  days: Record<string, number>;
+  days: Map<string, number>;
   /** Event ids of the last 5 uses today, as evidence (the counts say how many there were). */
   today: string[];
 }
@@ -41,25 +42,24 @@ export const groupRental = defineRule({
     const { distinctCount, windowDays, perDayUses, consecutiveDays } = rule.params;
     const windowMs = windowDays * 86_400_000;
     const types = new Set(rule.params.eventTypes);
-    const state = ctx.state;
+    // Event-sourced (rebuildLookbackMs): kept in memory only, rebuilt at start from the stored
+    // events, so plain Maps rather than JSON-ready rule state.
+    const houses = new Map<string, Entrants>();
+    const credentials = new Map<string, CredentialDays>();
 
     const countHouse = (houseId: string, who: string, event: DeviceEvent, now: number) => {
-      const key = `h:${houseId}`;
-      // Updated in place: the state holds this object and writes it at the end of the tick.
-      const entrants: Entrants = state.get<Entrants>(key) ?? {};
-      for (const k in entrants) if (entrants[k]![0] <= now - windowMs) delete entrants[k];
-      entrants[who] = [now, event.id];
-      state.set(key, entrants);
-      const distinct = Object.keys(entrants);
-      if (distinct.length < distinctCount) return;
+      let entrants = houses.get(houseId);
+      if (!entrants) houses.set(houseId, (entrants = new Map()));
+      for (const [k, e] of entrants) if (e[0] <= now - windowMs) entrants.delete(k);
+      entrants.set(who, [now, event.id]);
+      if (entrants.size < distinctCount) return;
+      const distinct = [...entrants.keys()];
       const { place, codes } = housePlace(ctx.site, houseId);
       ctx.raise({
         message: `疑似群租: ${place.label} ${windowDays} 天内有 ${distinct.length} 个不同人员/凭证进入 (阈值 ${distinctCount})`,
         details: { test: 'distinct-entrants', thresholds: { distinctCount, windowDays }, distinct: distinct.length, entrants: distinct.slice(0, 50), houseId },
         mergeKey: `house:${houseId}`,
-        evidence: Object.values(entrants)
-          .sort((a, b) => a[0] - b[0])
-          .map((e) => e[1]),
+        evidence: [...entrants.values()].sort((a, b) => a[0] - b[0]).map((e) => e[1]),
         deviceId: event.deviceId,
         place,
         codes,
@@ -68,37 +68,37 @@ export const groupRental = defineRule({
     };
 
     const countCredential = (credential: string, event: DeviceEvent, now: number) => {
-      const key = `c:${credential}`;
       const today = localDay(now);
-      const saved = state.get<CredentialDays>(key) ?? { days: {}, today: [] };
+      let saved = credentials.get(credential);
+      if (!saved) credentials.set(credential, (saved = { days: new Map(), today: [] }));
       const days = saved.days;
-      if (!(today in days)) {
+      let uses = days.get(today);
+      if (uses === undefined) {
         // A new day: keep only the days a streak can still use, and start today's evidence afresh.
         const keep = new Set<string>();
         for (let i = 0, d = today; i < consecutiveDays; i++, d = previousDay(d)) keep.add(d);
-        for (const d in days) if (!keep.has(d)) delete days[d];
+        for (const d of days.keys()) if (!keep.has(d)) days.delete(d);
         saved.today = [];
+        uses = 0;
       }
-      days[today] = (days[today] ?? 0) + 1;
+      days.set(today, ++uses);
       saved.today.push(event.id);
       if (saved.today.length > 5) saved.today.shift();
-      const todayIds = saved.today;
-      state.set(key, saved);
       // Fires once per day, on the use that first takes today over the limit.
-      if (days[today] !== perDayUses + 1) return;
+      if (uses !== perDayUses + 1) return;
       const streak: string[] = [];
       for (let i = 0, day = today; i < consecutiveDays; i++, day = previousDay(day)) {
-        if ((days[day] ?? 0) <= perDayUses) return;
-        streak.push(`${day.slice(5)}: ${days[day]} 次`);
+        if ((days.get(day) ?? 0) <= perDayUses) return;
+        streak.push(`${day.slice(5)}: ${days.get(day)} 次`);
       }
       const houseId = housesEntered(event)[0];
       const { place, codes } = houseId ? housePlace(ctx.site, houseId) : { place: event.place, codes: event.codes };
       const who = event.identity?.name ? ` (${event.identity.name})` : '';
       ctx.raise({
         message: `疑似群租: ${subjectLabel(credential)}${who} 在 ${place.label} 连续 ${consecutiveDays} 天每天使用超过 ${perDayUses} 次 (${streak.reverse().join(', ')})`,
-        details: { test: 'credential-daily-uses', thresholds: { perDayUses, consecutiveDays }, days: { ...days }, credential, houseId: houseId ?? null },
+        details: { test: 'credential-daily-uses', thresholds: { perDayUses, consecutiveDays }, days: Object.fromEntries(days), credential, houseId: houseId ?? null },
         mergeKey: houseId ? `house:${houseId}` : credential,
-        evidence: [...todayIds],
+        evidence: [...saved.today],
         deviceId: event.deviceId,
         place,
         codes,
@@ -114,10 +114,14 @@ export const groupRental = defineRule({
       onTimer(key) {
         if (key !== 'sweep') return;
         const now = ctx.clock.now();
-        for (const [k, entrants] of state.entries<Entrants>('h:')) if (Object.values(entrants).every((e) => e[0] <= now - windowMs)) state.delete(k);
+        for (const [houseId, entrants] of houses) {
+          let live = false;
+          for (const e of entrants.values()) if (e[0] > now - windowMs) live = true;
+          if (!live) houses.delete(houseId);
+        }
         const keepDays = new Set<string>();
         for (let i = 0, day = localDay(now); i < consecutiveDays; i++, day = previousDay(day)) keepDays.add(day);
-        for (const [k, c] of state.entries<CredentialDays>('c:')) if (!Object.keys(c.days).some((d) => keepDays.has(d))) state.delete(k);
+        for (const [credential, c] of credentials) if (![...c.days.keys()].some((d) => keepDays.has(d))) credentials.delete(credential);
         ctx.timers.at('sweep', now + 3_600_000);
       },
       onEvent(event) {
