@@ -9,7 +9,7 @@ import { IntakeError, type CameraDriver } from './camera-driver.ts';
 const FACE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
 /**
- * Face gallery enrolment (permission "people"):
+ * Face gallery enrolment (permission "biometrics", admin only):
  *   PUT    /api/faces/gallery/{faceId}   multipart "photo" (JPEG of one person) or JSON {"feature": [...]}
  *   DELETE /api/faces/gallery/{faceId}
  * The face id is what a watch entry of type "face" or a resident's face credential names.
@@ -19,7 +19,7 @@ export function galleryRoutes(deps: { driver: CameraDriver; maxPhotoBytes: numbe
   return async (app: FastifyInstance) => {
     await app.register(async (scope) => {
       await scope.register(multipart, { limits: { fileSize: deps.maxPhotoBytes, files: 1, fields: 2, parts: 3 } });
-      scope.put<{ Params: { faceId: string } }>('/api/faces/gallery/:faceId', { config: { access: 'people' } }, async (request, reply) => {
+      scope.put<{ Params: { faceId: string } }>('/api/faces/gallery/:faceId', { config: { access: 'biometrics' } }, async (request, reply) => {
         const { faceId } = request.params;
         const refuse = (status: number, reason: string, message: string) => {
           deps.metrics.rejected.inc({ source: 'http', reason });
@@ -55,7 +55,7 @@ export function galleryRoutes(deps: { driver: CameraDriver; maxPhotoBytes: numbe
         return reply.status(201).send({ faceId, dims: vector.length, ...(quality !== null ? { quality: Math.round(quality * 1000) / 1000 } : {}) });
       });
 
-      scope.delete<{ Params: { faceId: string } }>('/api/faces/gallery/:faceId', { config: { access: 'people' } }, async (request, reply) => {
+      scope.delete<{ Params: { faceId: string } }>('/api/faces/gallery/:faceId', { config: { access: 'biometrics' } }, async (request, reply) => {
         const gallery = deps.driver.gallery;
         if (!gallery) return reply.status(409).send({ error: 'no face-embedding model is configured' });
         await gallery.remove(request.params.faceId);

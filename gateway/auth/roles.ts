@@ -7,7 +7,8 @@ export type Role = (typeof ROLES)[number];
  * the access hook (gateway/auth/access.ts) refuses a request without a session (401) or whose
  * role lacks the permission (403).
  */
-export const PERMISSIONS = ['alerts', 'events', 'people', 'status', 'devices', 'commands', 'users', 'config', 'audit', 'metrics'] as const;
+/** `biometrics`: enrolling or removing face data in the gallery (admin only: guards read, they do not enrol). */
+export const PERMISSIONS = ['alerts', 'events', 'people', 'status', 'devices', 'commands', 'users', 'config', 'audit', 'metrics', 'biometrics'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** `public`: no session needed (login, static console files). Anything else is a permission. */

@@ -206,12 +206,16 @@ describe('camera intake: snapshot-URL polling and the embedding slot (plumbing, 
     };
     const anonymous = await fetch(`${gw.httpUrl}/api/faces/gallery/face-astro`, { method: 'PUT', body: photo() });
     expect(anonymous.status).toBe(401);
+    // Guards read the watchlist but do not enrol biometrics: that is an admin's act.
     const guard = await loginAs(gw, 'guard');
+    const refused = await fetch(`${gw.httpUrl}/api/faces/gallery/face-astro`, { method: 'PUT', body: photo(), headers: guard.headers });
+    expect(refused.status).toBe(403);
+    const admin = await loginAs(gw, 'admin');
     const catForm = new FormData();
     catForm.append('photo', new Blob([readFileSync(join(fixtures, 'chelsea.jpg'))], { type: 'image/jpeg' }), 'cat.jpg');
-    const noFace = await fetch(`${gw.httpUrl}/api/faces/gallery/face-cat`, { method: 'PUT', body: catForm, headers: guard.headers });
+    const noFace = await fetch(`${gw.httpUrl}/api/faces/gallery/face-cat`, { method: 'PUT', body: catForm, headers: admin.headers });
     expect([noFace.status, ((await noFace.json()) as any).error]).toEqual([422, 'no face found in the photo']);
-    const enrolled = await fetch(`${gw.httpUrl}/api/faces/gallery/face-astro`, { method: 'PUT', body: photo(), headers: guard.headers });
+    const enrolled = await fetch(`${gw.httpUrl}/api/faces/gallery/face-astro`, { method: 'PUT', body: photo(), headers: admin.headers });
     expect(enrolled.status).toBe(201);
     expect(await enrolled.json()).toMatchObject({ faceId: 'face-astro', dims: 16 });
     expect(driver.gallery!.size).toBe(1);
