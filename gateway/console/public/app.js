@@ -1,6 +1,5 @@
 // gridguard guard-room console: plain ES modules, no build step, no third-party code.
 import { TEXTS, EVENT_TYPE_NAMES, RULE_NAMES, KIND_NAMES, RELATION_NAMES } from './i18n.js';
-import { renderCommissioning } from './commissioning.js';
 
 const STATUSES = ['new', 'acknowledged', 'dispatched', 'resolved', 'false-alarm'];
 const SEVERITIES = ['critical', 'high', 'medium', 'low'];
@@ -496,7 +495,8 @@ async function route() {
   try {
     if ((page || first) === 'alerts' && perms.has('alerts')) return id ? await renderDetail(decodeURIComponent(id)) : renderAlerts();
     if (page === 'devices' && perms.has('devices')) return await renderDevices();
-    if (page === 'commissioning' && perms.has('commands')) return await renderCommissioning({ api, h, lang: () => state.lang, fmtTime, kindName, main: () => $('#main') });
+    // Loaded on first use: the guard-room PC never fetches the installer's page.
+    if (page === 'commissioning' && perms.has('commands')) return await (await import('./commissioning.js')).renderCommissioning({ api, h, lang: () => state.lang, fmtTime, kindName, main: () => $('#main') });
     if (page === 'events' && perms.has('events')) return await renderEvents();
     if (page === 'people' && perms.has('people')) return await renderPeople();
     if (page === 'users' && perms.has('users')) return await renderUsers();
@@ -513,6 +513,8 @@ async function boot() {
   state.lang ??= state.site.language;
   applyTexts();
   $('#top').hidden = false;
+  // The live badge is about the alert stream: without the alerts permission there is none to show.
+  $('#live').hidden = !state.me.permissions.includes('alerts');
   if (state.me.permissions.includes('alerts')) openStream();
   await route();
 }

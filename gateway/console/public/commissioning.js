@@ -55,7 +55,7 @@ export async function renderCommissioning(ui) {
         kv(tx('secret'), h('span', { class: s.secret === 'missing' ? 'error' : '' }, tx(`secret.${s.secret}`))),
         kv(tx('topics'), h('div', { class: 'cm-topics' },
           h('div', {}, code(s.topics.events), ' ', code(s.topics.heartbeat), ' ', code(s.topics.commandResult), h('span', { class: 'muted' }, ` ${tx('publish')}`)),
-          h('div', {}, code(s.topics.availability), h('span', { class: 'muted' }, ` online / ${tx('will')} offline (retain)`)),
+          h('div', {}, code(s.topics.availability), h('span', { class: 'muted' }, ` online / ${tx('will')} offline (QoS 1)`)),
           h('div', {}, code(s.topics.commands), h('span', { class: 'muted' }, ` ${tx('subscribe')}`)))),
         kv(tx('heartbeat'), `${s.heartbeatSeconds} ${tx('seconds')}`));
     }
@@ -129,7 +129,7 @@ export async function renderCommissioning(ui) {
     cell.append(
       h('button', { type: 'button', class: 'cm-run', 'data-test': d.id, disabled: running, onclick: () => runTest(d) }, tx('run')),
       h('div', { class: 'muted cm-expect' }, d.test.steps.map((s) => s.type).join(' → '), ' · ', d.test.expect[ui.lang()] ?? d.test.expect['zh-CN']),
-      resultView(d.id));
+      resultView(d.id) ?? '');
     return cell;
   }
 
@@ -139,7 +139,7 @@ export async function renderCommissioning(ui) {
     const cells = stateCells(liveById.get(d.id));
     return h('tr', { 'data-device': d.id, 'data-online': String(liveById.get(d.id)?.online ?? false) },
       cells.state,
-      h('td', {}, h('div', {}, d.name), h('div', { class: 'muted' }, d.id), h('div', { class: 'muted' }, `${ui.kindName(d.kind)} · ${d.transport}`), h('div', { class: 'muted' }, d.place)),
+      h('td', {}, h('div', {}, d.name), d.name !== d.id ? h('div', { class: 'muted' }, d.id) : null, h('div', { class: 'muted' }, `${ui.kindName(d.kind)} · ${d.transport}`), h('div', { class: 'muted' }, d.place)),
       h('td', {}, settingsOf(d)), cells.link, cells.seen, testCell(d));
   };
   const groupName = (g) => g.name ?? tx('other');

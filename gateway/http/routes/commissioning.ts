@@ -36,9 +36,9 @@ export interface MqttSettings {
   username: string;
   /** Whether a secret was provisioned (`gridguard devices provision <id>`); the secret itself is never kept. */
   secret: 'provisioned' | 'simulated' | 'missing';
-  protocolVersion: '3.1.1 or 5';
+  protocolVersion: '3.1.1';
   topics: { events: string; heartbeat: string; availability: string; commands: string; commandResult: string };
-  lastWill: { topic: string; payload: 'offline'; retain: true };
+  lastWill: { topic: string; payload: 'offline'; qos: 1 };
   heartbeatSeconds: number;
 }
 
@@ -98,9 +98,9 @@ export function mqttSettings(config: GatewayConfig, d: DeviceConfig): MqttSettin
     clientId: d.id,
     username: d.id,
     secret: d.secretHash ? 'provisioned' : d.simulated ? 'simulated' : 'missing',
-    protocolVersion: '3.1.1 or 5',
+    protocolVersion: '3.1.1',
     topics: { events: `${base}/events`, heartbeat: `${base}/heartbeat`, availability: `${base}/availability`, commands: `${base}/commands`, commandResult: `${base}/commands/result` },
-    lastWill: { topic: `${base}/availability`, payload: 'offline', retain: true },
+    lastWill: { topic: `${base}/availability`, payload: 'offline', qos: 1 },
     heartbeatSeconds: d.heartbeatSeconds,
   };
 }

@@ -36,7 +36,7 @@ async function commissioningSite(): Promise<Record<string, unknown>> {
 }
 
 /** A device that carries out commands: replies on commands/result with what it did. */
-async function answeringDevice(url: string, id: string, password?: string, answer = (cmd: any) => ({ id: cmd.id, ok: true, data: { did: cmd.type } })) {
+async function answeringDevice(url: string, id: string, password?: string, answer: (cmd: any) => Record<string, unknown> = (cmd) => ({ id: cmd.id, ok: true, data: { did: cmd.type } })) {
   const client = await connectDevice(url, id, password);
   const received: { cmd: any; at: number }[] = [];
   client.on('message', (topic, payload) => {
@@ -46,7 +46,7 @@ async function answeringDevice(url: string, id: string, password?: string, answe
     void client.publishAsync(`devices/${id}/commands/result`, JSON.stringify(answer(cmd)), { qos: 1 });
   });
   await client.subscribeAsync(`devices/${id}/commands`, { qos: 1 });
-  await client.publishAsync(`devices/${id}/availability`, 'online', { qos: 1, retain: true });
+  await client.publishAsync(`devices/${id}/availability`, 'online', { qos: 1 });
   return { client, received };
 }
 
@@ -98,9 +98,9 @@ describe('commissioning API: per-device settings and the test command', () => {
       clientId: 'ac-1',
       username: 'ac-1',
       secret: 'provisioned',
-      protocolVersion: '3.1.1 or 5',
+      protocolVersion: '3.1.1',
       topics: { events: 'devices/ac-1/events', heartbeat: 'devices/ac-1/heartbeat', availability: 'devices/ac-1/availability', commands: 'devices/ac-1/commands', commandResult: 'devices/ac-1/commands/result' },
-      lastWill: { topic: 'devices/ac-1/availability', payload: 'offline', retain: true },
+      lastWill: { topic: 'devices/ac-1/availability', payload: 'offline', qos: 1 },
       heartbeatSeconds: 60,
     });
     expect(ac1.test.steps).toEqual([{ type: 'door.open', params: { ms: 500 } }]);
