@@ -18,6 +18,11 @@ export function minuteParts(ms: number, timeZone: string): Parts {
   return parts;
 }
 
+/** "22:41" in the site's time zone for alert messages, without an Intl call per message. */
+export function hhmm(ms: number, timeZone = 'Asia/Shanghai'): string {
+  return minuteParts(ms, timeZone).hhmm;
+}
+
 type Schedule = NonNullable<ResolvedRule<unknown>['schedule']>;
 interface CompiledWindow {
   from: number;

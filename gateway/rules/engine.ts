@@ -15,7 +15,7 @@ import { DEFAULT_RULES, RULE_CATALOGUE } from './catalogue/index.ts';
 import { DurableTimers, RuleState, StateWriter } from './rule-state.ts';
 import type { Downtime, MergeBy, ResolvedRule, RuleAlert, RuleContext, RuleInstance, RuleType } from './rule-types.ts';
 import { inSchedule, inScope } from './circle.ts';
-import { placeKey, subjectKey } from './subjects.ts';
+import { eventMs, placeKey, subjectKey } from './subjects.ts';
 
 export { inSchedule, inScope };
 
@@ -271,7 +271,7 @@ export class RuleEngine implements Service {
     rule.muted.on = true;
     try {
       for (const event of this.store.ruleState.eventsSince(now - lookbackMs, types)) {
-        const ms = Date.parse(event.receivedAt);
+        const ms = eventMs(event);
         // Committed but not yet on the bus (a hot swap between a commit and its publish): it will
         // reach the rule live, with its alert, so the replay leaves it alone.
         if (!this.admits(rule, event, ms) || inFlight(event.id, ms)) continue;
@@ -356,12 +356,12 @@ export class RuleEngine implements Service {
   }
 
   private onEvent(event: DeviceEvent): void {
-    const eventMs = Date.parse(event.receivedAt);
+    const receivedMs = eventMs(event);
     this.deliveredIds[this.deliveredNext] = event.id;
-    this.deliveredMs[this.deliveredNext] = eventMs;
+    this.deliveredMs[this.deliveredNext] = receivedMs;
     this.deliveredNext = (this.deliveredNext + 1) % DELIVERED_RING;
     for (const rule of this.route(event.type)) {
-      if (rule.type.filter !== 'alerts' && (!inScope(rule.config.scope, event) || !inSchedule(rule.config.schedule, eventMs))) continue;
+      if (rule.type.filter !== 'alerts' && (!inScope(rule.config.scope, event) || !inSchedule(rule.config.schedule, receivedMs))) continue;
       try {
         rule.instance.onEvent!(event);
       } catch (error) {

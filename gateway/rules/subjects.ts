@@ -46,8 +46,19 @@ export function doorKey(event: Pick<DeviceEvent, 'place' | 'deviceId'>): string 
   return placeKey(event.place, event.deviceId);
 }
 
+let lastEvent: Pick<DeviceEvent, 'receivedAt'> | null = null;
+let lastEventMs = 0;
+
+/**
+ * When the gateway received the event. Every rule an event visits asks, so the last answer is
+ * kept: ISO parsing once per event rather than once per rule.
+ */
 export function eventMs(event: Pick<DeviceEvent, 'receivedAt'>): number {
-  return Date.parse(event.receivedAt);
+  if (event !== lastEvent) {
+    lastEventMs = Date.parse(event.receivedAt);
+    lastEvent = event;
+  }
+  return lastEventMs;
 }
 
 /** "11-02 22:41" in the site's time zone, for messages about earlier moments. */

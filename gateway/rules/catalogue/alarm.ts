@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { CATEGORIES, SEVERITIES, type EventType } from '../../core/model.ts';
-import { hhmm } from '../../core/time.ts';
+import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
+import { eventMs } from '../subjects.ts';
 
 const ALARMS: Partial<Record<EventType, { text: string; severity: (typeof SEVERITIES)[number]; category: (typeof CATEGORIES)[number] }>> = {
   'doorplate.sos': { text: '一键求助 (SOS)', severity: 'critical', category: 'police' },
@@ -32,7 +33,7 @@ export const alarm = defineRule({
         ctx.raise({
           severity: alarm.severity,
           category: alarm.category,
-          message: `${event.place.label} ${alarm.text} (${hhmm(Date.parse(event.receivedAt))})`,
+          message: `${event.place.label} ${alarm.text} (${hhmm(eventMs(event))})`,
           details: { eventType: event.type },
           mergeKey: `${event.deviceId}|${event.type}`,
           evidence: [event.id],

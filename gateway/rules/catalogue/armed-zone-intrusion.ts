@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { EventType } from '../../core/model.ts';
-import { hhmm } from '../../core/time.ts';
+import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
+import { eventMs } from '../subjects.ts';
 
 const TEXT: Record<string, string> = {
   'intrusion.detected': '检测到入侵',
@@ -36,7 +37,7 @@ export const armedZoneIntrusion = defineRule({
         if (rule.params.requireZone && !event.place.zone) return;
         const zoneName = event.place.zone ? (ctx.site.zoneName(event.place.zone) ?? event.place.zone) : event.place.label;
         ctx.raise({
-          message: `周界入侵: ${zoneName} 于 ${hhmm(Date.parse(event.receivedAt))} ${TEXT[event.type]} (${event.place.label}, 设备 ${event.deviceId})`,
+          message: `周界入侵: ${zoneName} 于 ${hhmm(eventMs(event))} ${TEXT[event.type]} (${event.place.label}, 设备 ${event.deviceId})`,
           details: { eventType: event.type, zone: event.place.zone ?? null, armed: rule.schedule?.windows ?? 'always' },
           mergeKey: event.place.zone ?? event.deviceId,
           evidence: [event.id],

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { hhmm } from '../../core/time.ts';
+import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
+import { eventMs } from '../subjects.ts';
 
 const KINDS: Record<string, string> = { occlusion: '视频遮挡', moved: '镜头移位', defocus: '画面虚焦', signal: '视频信号丢失', scene: '场景变更' };
 
@@ -18,7 +19,7 @@ export const cameraTamper = defineRule({
         const kind = typeof event.payload.kind === 'string' ? event.payload.kind : 'occlusion';
         const device = ctx.site.device(event.deviceId);
         ctx.raise({
-          message: `摄像机 ${device?.name ?? event.deviceId} (${event.place.label}) ${KINDS[kind] ?? `异常 (${kind})`} (${hhmm(Date.parse(event.receivedAt))})`,
+          message: `摄像机 ${device?.name ?? event.deviceId} (${event.place.label}) ${KINDS[kind] ?? `异常 (${kind})`} (${hhmm(eventMs(event))})`,
           details: { kind },
           mergeKey: event.deviceId,
           evidence: [event.id],

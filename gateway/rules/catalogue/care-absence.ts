@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { EVENT_TYPES, type DeviceEvent, type EventType } from '../../core/model.ts';
 import type { PersonRecord } from '../../store/registry.ts';
 import { defineRule } from '../rule-types.ts';
-import { dayTime, hours, housePlace, pauseOverDowntime } from '../subjects.ts';
+import { dayTime, eventMs, hours, housePlace, pauseOverDowntime } from '../subjects.ts';
 
 interface Watch {
   /** Last activity seen, for the message; null when none was seen since the rule began watching. */
@@ -56,7 +56,7 @@ export const careAbsence = defineRule({
     };
 
     const recordActivity = (personId: string, event: DeviceEvent) => {
-      const at = Date.parse(event.receivedAt);
+      const at = eventMs(event);
       state.set(`p:${personId}`, { lastMs: at, lastEventId: event.id, lastPlace: event.place.label, clockFromMs: at, alerted: false } satisfies Watch);
     };
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { hhmm } from '../../core/time.ts';
+import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
+import { eventMs } from '../subjects.ts';
 
 /** 门被强行打开: the controller reports the door opened without a valid release. */
 export const doorForced = defineRule({
@@ -14,7 +15,7 @@ export const doorForced = defineRule({
       onEvent(event) {
         if (event.type !== 'door.forced') return;
         ctx.raise({
-          message: `${event.place.label} 门被强行打开 (${hhmm(Date.parse(event.receivedAt))})`,
+          message: `${event.place.label} 门被强行打开 (${hhmm(eventMs(event))})`,
           details: {},
           mergeKey: event.deviceId,
           evidence: [event.id],

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { DeviceEvent } from '../../core/model.ts';
-import { hhmm } from '../../core/time.ts';
+import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
+import { eventMs } from '../subjects.ts';
 
 interface Open {
   eventId: string;
@@ -39,9 +40,9 @@ export const doorHeldOpen = defineRule({
         if (event.type === 'door.held-open') {
           const reported = Number(event.payload.seconds);
           const openSeconds = Number.isFinite(reported) && reported > 0 ? reported : seconds;
-          raise(event.deviceId, event.place, event.codes, event.id, openSeconds, Date.parse(event.receivedAt) - openSeconds * 1000);
+          raise(event.deviceId, event.place, event.codes, event.id, openSeconds, eventMs(event) - openSeconds * 1000);
         } else if (event.type === 'door.opened') {
-          const openedMs = Date.parse(event.receivedAt);
+          const openedMs = eventMs(event);
           ctx.timers.at(event.deviceId, openedMs + seconds * 1000, { eventId: event.id, openedMs } satisfies Open);
         } else if (event.type === 'door.closed') {
           ctx.timers.cancel(event.deviceId);

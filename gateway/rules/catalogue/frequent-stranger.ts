@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EVENT_TYPES, type EventType } from '../../core/model.ts';
-import { hhmm } from '../../core/time.ts';
+import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
 import { eventMs, subjectKey, subjectLabel } from '../subjects.ts';
 

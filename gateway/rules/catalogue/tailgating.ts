@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hhmm } from '../../core/time.ts';
+import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
 import { doorKey, eventMs } from '../subjects.ts';
 

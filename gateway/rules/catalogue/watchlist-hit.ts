@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { hhmm } from '../../core/time.ts';
+import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
+import { eventMs } from '../subjects.ts';
 
 const SUBJECT_NAMES = { card: '卡号', plate: '车牌', person: '人员', face: '人脸' } as const;
 
@@ -25,7 +26,7 @@ export const watchlistHit = defineRule({
               : `重点人员(${SUBJECT_NAMES[by]} ${event.subjects.cardNo ?? event.subjects.faceId ?? event.subjects.personId ?? ''})`;
         ctx.raise({
           severity: watch.level,
-          message: `${who}(布控:${watch.reason}) 于 ${hhmm(Date.parse(event.receivedAt))} 出现在 ${event.place.label}`,
+          message: `${who}(布控:${watch.reason}) 于 ${hhmm(eventMs(event))} 出现在 ${event.place.label}`,
           details: { watchEntry: watch.entryId, level: watch.level, reason: watch.reason, matchedBy: by },
           mergeKey: `${watch.entryId}|${event.place.gate ?? event.deviceId}`,
           evidence: [event.id],
