@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -82,6 +82,17 @@ describe('commissioning API: per-device settings and the test command', () => {
     expect((await get('/api/commissioning', { cookie: 'gg_session=forged' })).status).toBe(401);
     expect((await post('/api/commissioning/ac-1/test', guard.headers)).status).toBe(403);
     expect((await post('/api/commissioning/ac-1/test')).status).toBe(401);
+  });
+
+  it('the CLI reads the same settings and runs tests with the local API token', async () => {
+    const bearer = { authorization: `Bearer ${readFileSync(join(gw.dataDir, 'api-token'), 'utf8').trim()}` };
+    expect((await get('/api/commissioning', bearer)).status).toBe(200);
+    // The test forwards the caller's credentials to the command route: the token must pass there too.
+    const dev = await answeringDevice(gw.mqttUrl, 'smoke-1');
+    clients.push(dev.client);
+    const body = (await (await post('/api/commissioning/smoke-1/test', bearer)).json()) as any;
+    expect(body.steps).toEqual([expect.objectContaining({ type: 'ping', status: 200, result: expect.objectContaining({ ok: true }) })]);
+    expect(dev.received.map((r) => r.cmd.type)).toEqual(['ping']);
   });
 
   it('names what an MQTT device must be set to: broker, client id = user name = device id, its topics', async () => {
