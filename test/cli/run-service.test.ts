@@ -98,8 +98,8 @@ describe('npm run build output', { timeout: 600_000 }, () => {
       gateway.stdout!.on('data', (d) => (log += d));
       gateway.stderr!.on('data', (d) => (log += d));
       try {
-        await waitFor(() => /running — console\/API http:\/\/127\.0\.0\.1:(\d+)/.exec(log), `built gateway running\n${log}`, 60_000);
-        const port = /running — console\/API http:\/\/127\.0\.0\.1:(\d+)/.exec(log)![1];
+        await waitFor(() => /running — console http:\/\/127\.0\.0\.1:(\d+)/.exec(log), `built gateway running\n${log}`, 60_000);
+        const port = /running — console http:\/\/127\.0\.0\.1:(\d+)/.exec(log)![1];
         const health = await fetch(`http://127.0.0.1:${port}/healthz`);
         expect(health.status).toBe(200);
         // Non-TypeScript assets (the console's files) were copied next to the compiled code.
