@@ -5,11 +5,17 @@ import { credentialKey, eventMs, housePlace, housesEntered, localDay, previousDa
 
 /** Who entered a house: entrant key → [last entry ms, its event id]. */
 type Entrants = Map<string, [ms: number, eventId: string]>;
+/**
+ * One credential's uses per local day. Today's count is inline and earlier days get a Map only
+ * once a day has passed: with 100,000 residents this is most of the rule's memory.
+ */
 interface CredentialDays {
-  /** Local day → uses that day. Only the last `consecutiveDays` days are kept. */
-  days: Map<string, number>;
-  /** Event ids of the last 5 uses today, as evidence (the counts say how many there were). */
-  today: string[];
+  day: string;
+  uses: number;
+  /** Earlier local days → uses; only the last `consecutiveDays` days are kept. */
+  earlier: Map<string, number> | null;
+  /** Event ids of the last 5 uses today once today nears the limit: the evidence if it goes over. */
+  today: string[] | null;
 }
 
 /**
@@ -70,35 +76,44 @@ export const groupRental = defineRule({
     const countCredential = (credential: string, event: DeviceEvent, now: number) => {
       const today = localDay(now);
       let saved = credentials.get(credential);
-      if (!saved) credentials.set(credential, (saved = { days: new Map(), today: [] }));
-      const days = saved.days;
-      let uses = days.get(today);
-      if (uses === undefined) {
+      if (!saved) credentials.set(credential, (saved = { day: today, uses: 0, earlier: null, today: null }));
+      else if (saved.day !== today) {
         // A new day: keep only the days a streak can still use, and start today's evidence afresh.
+        const earlier = (saved.earlier ??= new Map());
+        earlier.set(saved.day, saved.uses);
         const keep = new Set<string>();
         for (let i = 0, d = today; i < consecutiveDays; i++, d = previousDay(d)) keep.add(d);
-        for (const d of days.keys()) if (!keep.has(d)) days.delete(d);
-        saved.today = [];
-        uses = 0;
+        for (const d of earlier.keys()) if (!keep.has(d)) earlier.delete(d);
+        saved.day = today;
+        saved.uses = 0;
+        saved.today = null;
       }
-      days.set(today, ++uses);
-      saved.today.push(event.id);
-      if (saved.today.length > 5) saved.today.shift();
+      const uses = ++saved.uses;
+      // The alert's evidence is the last 5 uses when the day goes over: ids before those are never shown.
+      if (uses >= perDayUses - 3) {
+        (saved.today ??= []).push(event.id);
+        if (saved.today.length > 5) saved.today.shift();
+      }
       // Fires once per day, on the use that first takes today over the limit.
       if (uses !== perDayUses + 1) return;
+      const earlier = saved.earlier;
+      const usesOn = (day: string) => (day === today ? uses : (earlier?.get(day) ?? 0));
       const streak: string[] = [];
       for (let i = 0, day = today; i < consecutiveDays; i++, day = previousDay(day)) {
-        if ((days.get(day) ?? 0) <= perDayUses) return;
-        streak.push(`${day.slice(5)}: ${days.get(day)} 次`);
+        if (usesOn(day) <= perDayUses) return;
+        streak.push(`${day.slice(5)}: ${usesOn(day)} 次`);
       }
+      const days: Record<string, number> = {};
+      for (const [d, n] of earlier ?? []) if (n > 0) days[d] = n;
+      days[today] = uses;
       const houseId = housesEntered(event)[0];
       const { place, codes } = houseId ? housePlace(ctx.site, houseId) : { place: event.place, codes: event.codes };
       const who = event.identity?.name ? ` (${event.identity.name})` : '';
       ctx.raise({
         message: `疑似群租: ${subjectLabel(credential)}${who} 在 ${place.label} 连续 ${consecutiveDays} 天每天使用超过 ${perDayUses} 次 (${streak.reverse().join(', ')})`,
-        details: { test: 'credential-daily-uses', thresholds: { perDayUses, consecutiveDays }, days: Object.fromEntries(days), credential, houseId: houseId ?? null },
+        details: { test: 'credential-daily-uses', thresholds: { perDayUses, consecutiveDays }, days, credential, houseId: houseId ?? null },
         mergeKey: houseId ? `house:${houseId}` : credential,
-        evidence: [...saved.today],
+        evidence: [...saved.today!],
         deviceId: event.deviceId,
         place,
         codes,
@@ -121,7 +136,7 @@ export const groupRental = defineRule({
         }
         const keepDays = new Set<string>();
         for (let i = 0, day = localDay(now); i < consecutiveDays; i++, day = previousDay(day)) keepDays.add(day);
-        for (const [credential, c] of credentials) if (![...c.days.keys()].some((d) => keepDays.has(d))) credentials.delete(credential);
+        for (const [credential, c] of credentials) if (!keepDays.has(c.day) && ![...(c.earlier?.keys() ?? [])].some((d) => keepDays.has(d))) credentials.delete(credential);
         ctx.timers.at('sweep', now + 3_600_000);
       },
       onEvent(event) {
