@@ -55,10 +55,36 @@ let lastEventMs = 0;
  */
 export function eventMs(event: Pick<DeviceEvent, 'receivedAt'>): number {
   if (event !== lastEvent) {
-    lastEventMs = Date.parse(event.receivedAt);
+    lastEventMs = parseReceivedAt(event.receivedAt);
     lastEvent = event;
   }
   return lastEventMs;
+}
+
+let minutePrefix = '';
+let minutePrefixMs = 0;
+const digit = (s: string, i: number) => s.charCodeAt(i) - 48;
+
+/**
+ * Date.parse for the pipeline's `toISOString()` stamps (2026-11-02T00:41:07.123Z), which arrive in
+ * time order: within the minute already parsed, seconds and milliseconds are read off the string.
+ * Anything else goes to Date.parse.
+ */
+export function parseReceivedAt(iso: string): number {
+  if (iso.length !== 24 || iso.charCodeAt(23) !== 90 /* Z */ || iso.charCodeAt(19) !== 46 /* . */ || iso.charCodeAt(16) !== 58 /* : */) return Date.parse(iso);
+  if (!iso.startsWith(minutePrefix) || minutePrefix === '') {
+    const minuteMs = Date.parse(`${iso.slice(0, 16)}:00.000Z`);
+    if (Number.isNaN(minuteMs)) return Date.parse(iso);
+    minutePrefix = iso.slice(0, 16);
+    minutePrefixMs = minuteMs;
+  }
+  const s1 = digit(iso, 17);
+  const s2 = digit(iso, 18);
+  const m1 = digit(iso, 20);
+  const m2 = digit(iso, 21);
+  const m3 = digit(iso, 22);
+  if (!(s1 >= 0 && s1 <= 5 && s2 >= 0 && s2 <= 9 && m1 >= 0 && m1 <= 9 && m2 >= 0 && m2 <= 9 && m3 >= 0 && m3 <= 9)) return Date.parse(iso);
+  return minutePrefixMs + (s1 * 10 + s2) * 1000 + m1 * 100 + m2 * 10 + m3;
 }
 
 /** "11-02 22:41" in the site's time zone, for messages about earlier moments. */

@@ -3,8 +3,16 @@ import { EVENT_TYPES, type DeviceEvent, type EventType } from '../../core/model.
 import { defineRule } from '../rule-types.ts';
 import { credentialKey, eventMs, housePlace, housesEntered, localDay, previousDay, subjectLabel } from '../subjects.ts';
 
-/** Who entered a house: entrant key → [last entry ms, its event id]. */
-type Entrants = Map<string, [ms: number, eventId: string]>;
+/**
+ * Who entered a house within the window, oldest first: entrant key, last entry time and its event.
+ * Parallel arrays, scanned linearly: a house has a handful of entrants, and 20,000 houses of
+ * small Maps cost more in allocation and iteration than the scan.
+ */
+interface Entrants {
+  who: string[];
+  ms: number[];
+  ids: string[];
+}
 /**
  * One credential's uses per local day. Today's count is inline and earlier days get a Map only
  * once a day has passed: with 100,000 residents this is most of the rule's memory.
@@ -55,17 +63,37 @@ export const groupRental = defineRule({
 
     const countHouse = (houseId: string, who: string, event: DeviceEvent, now: number) => {
       let entrants = houses.get(houseId);
-      if (!entrants) houses.set(houseId, (entrants = new Map()));
-      for (const [k, e] of entrants) if (e[0] <= now - windowMs) entrants.delete(k);
-      entrants.set(who, [now, event.id]);
-      if (entrants.size < distinctCount) return;
-      const distinct = [...entrants.keys()];
+      if (!entrants) houses.set(houseId, (entrants = { who: [], ms: [], ids: [] }));
+      const oldest = now - windowMs;
+      let kept = 0;
+      let found = -1;
+      for (let i = 0; i < entrants.who.length; i++) {
+        if (entrants.ms[i]! <= oldest) continue;
+        if (kept !== i) {
+          entrants.who[kept] = entrants.who[i]!;
+          entrants.ms[kept] = entrants.ms[i]!;
+          entrants.ids[kept] = entrants.ids[i]!;
+        }
+        if (entrants.who[kept] === who) found = kept;
+        kept++;
+      }
+      entrants.who.length = entrants.ms.length = entrants.ids.length = kept;
+      if (found >= 0) {
+        entrants.ms[found] = now;
+        entrants.ids[found] = event.id;
+      } else {
+        entrants.who.push(who);
+        entrants.ms.push(now);
+        entrants.ids.push(event.id);
+      }
+      if (entrants.who.length < distinctCount) return;
+      const distinct = [...entrants.who];
       const { place, codes } = housePlace(ctx.site, houseId);
       ctx.raise({
         message: `疑似群租: ${place.label} ${windowDays} 天内有 ${distinct.length} 个不同人员/凭证进入 (阈值 ${distinctCount})`,
         details: { test: 'distinct-entrants', thresholds: { distinctCount, windowDays }, distinct: distinct.length, entrants: distinct.slice(0, 50), houseId },
         mergeKey: `house:${houseId}`,
-        evidence: [...entrants.values()].sort((a, b) => a[0] - b[0]).map((e) => e[1]),
+        evidence: entrants.ids.map((id, i) => [entrants.ms[i]!, id] as const).sort((a, b) => a[0] - b[0]).map((e) => e[1]),
         deviceId: event.deviceId,
         place,
         codes,
@@ -129,11 +157,7 @@ export const groupRental = defineRule({
       onTimer(key) {
         if (key !== 'sweep') return;
         const now = ctx.clock.now();
-        for (const [houseId, entrants] of houses) {
-          let live = false;
-          for (const e of entrants.values()) if (e[0] > now - windowMs) live = true;
-          if (!live) houses.delete(houseId);
-        }
+        for (const [houseId, entrants] of houses) if (!entrants.ms.some((ms) => ms > now - windowMs)) houses.delete(houseId);
         const keepDays = new Set<string>();
         for (let i = 0, day = localDay(now); i < consecutiveDays; i++, day = previousDay(day)) keepDays.add(day);
         for (const [credential, c] of credentials) if (!keepDays.has(c.day) && ![...(c.earlier?.keys() ?? [])].some((d) => keepDays.has(d))) credentials.delete(credential);
