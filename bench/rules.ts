@@ -300,6 +300,31 @@ async function measure(kinds: RigKind[], throughPipeline: boolean, rounds = 8) {
   return rigs.map((r, k) => ({ rate: best[k]!, ...r.close() }));
 }
 
+if (process.env.BENCH_SPLIT) {
+  // Where B's time goes: `BENCH_SPLIT=1 npx tsx bench/rules.ts` runs each rule type's rules alone
+  // against identify alone, in alternating rounds, and prints the added µs per event.
+  const types = [...new Set((fiftyRules() as { type: string }[]).map((r) => r.type))];
+  const base = rig(config, 'identify', false);
+  await base.run(warm);
+  const size = 25_000;
+  for (const type of types) {
+    const subject = rig({ ...config, rules: config.rules!.filter((r) => r.type === type) }, 'rules', false);
+    await subject.run(warm);
+    let bestBase = 0;
+    let bestSubject = 0;
+    for (let i = 0; i < 4; i++) {
+      const slice = inputs.slice(i * size, (i + 1) * size);
+      bestBase = Math.max(bestBase, await base.run(slice));
+      bestSubject = Math.max(bestSubject, await subject.run(slice));
+    }
+    subject.close();
+    const rules = config.rules!.filter((r) => r.type === type).length;
+    console.log(`  ${type.padEnd(22)} ${String(rules).padStart(2)} rules  +${(1e6 / bestSubject - 1e6 / bestBase).toFixed(2)} µs/event`);
+  }
+  base.close();
+  process.exit(0);
+}
+
 if (process.env.BENCH_PROFILE_RULES) {
   // For profiling the subject alone: `BENCH_PROFILE_RULES=1 node --import tsx --cpu-prof bench/rules.ts`
   const only = rig(config, 'rules', false);
