@@ -29,8 +29,11 @@ export class PlatformPeer {
   ) {}
 
   async connect(): Promise<this> {
-    this.client = await mqtt.connectAsync(this.url, { clientId: `platform-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, protocolVersion: 5, reconnectPeriod: 0, ...this.options });
-    this.client.on('message', (topic, payload) => {
+    // Listen before connecting: a resumed persistent session delivers its queued messages right
+    // after CONNACK, possibly in the same read as the CONNACK itself.
+    const client = mqtt.connect(this.url, { clientId: `platform-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, protocolVersion: 5, reconnectPeriod: 0, ...this.options });
+    this.client = client;
+    client.on('message', (topic, payload) => {
       let body: unknown;
       try {
         body = JSON.parse(payload.toString());
@@ -38,6 +41,10 @@ export class PlatformPeer {
         body = { unparsable: payload.toString() };
       }
       this.messages.push({ index: this.messages.length, topic, body });
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
     });
     await this.client.subscribeAsync(`${ROOT}/#`, { qos: 1 });
     return this;
