@@ -10,7 +10,8 @@ import { freePort } from '../../helpers/net.ts';
 import { requireTool } from '../../helpers/tools.ts';
 
 const haveTools = requireTool('chromium', 'chromium');
-const SCREENSHOT = join(process.cwd(), 'docs', 'img', 'console-commissioning.png');
+// A test artifact (gitignored); docs/img/console-commissioning.png is a reviewed copy of it.
+const SCREENSHOT = join(process.cwd(), 'test-artifacts', 'console', 'commissioning.png');
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** expect.poll with a deadline fit for a shared, busy machine. */
@@ -100,7 +101,7 @@ describe.skipIf(!haveTools)('commissioning page in headless Chromium', () => {
     await page.locator('tr[data-device="ac-2"] .cm-result[data-result="failed"]').waitFor({ timeout: 40_000 });
     expect(await page.locator('tr[data-device="ac-2"] .cm-result').innerText()).toMatch(/no reply within \d+ ms/);
 
-    mkdirSync(join(process.cwd(), 'docs', 'img'), { recursive: true });
+    mkdirSync(join(process.cwd(), 'test-artifacts', 'console'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
     // English switch.
