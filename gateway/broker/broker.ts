@@ -236,6 +236,8 @@ export class EmbeddedBroker implements Service {
     this.aedes = aedes;
 
     const handle = (socket: Socket) => {
+      // Alerts are small packets that must leave at once: no Nagle delay waiting for an ACK.
+      socket.setNoDelay(true);
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       const guard = new MqttFrameGuard(config.maxPacketBytes);

@@ -11,9 +11,10 @@ export interface WriteQueueStats {
 
 /**
  * Group commit: writes queued in the same turn of the event loop share one transaction and one
- * fsync. Each write runs in its own savepoint, so one failing write is rejected alone while the
- * rest of the batch commits. A promise resolves only after its transaction committed: callers
- * acknowledge devices (PUBACK) then, and not before.
+ * fsync. A failing write is rejected alone while the rest of its batch commits: the batch is then
+ * run again with a savepoint per write, so a write function must be safe to run twice (pure SQL,
+ * or idempotent in-memory effects). A promise resolves only after its transaction committed:
+ * callers acknowledge devices (PUBACK) then, and not before.
  */
 export class WriteQueue {
   private queue: Op[] = [];
@@ -48,23 +49,20 @@ export class WriteQueue {
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
-    const results: { ok: boolean; value: unknown }[] = [];
+    let results: { ok: boolean; value: unknown }[];
     try {
-      this.db.transaction(() => {
-        for (const op of batch) {
-          try {
-            // A nested better-sqlite3 transaction is a savepoint.
-            results.push({ ok: true, value: this.db.transaction(op.run)(this.db) });
-          } catch (error) {
-            results.push({ ok: false, value: error });
-          }
-        }
-      })();
-    } catch (error) {
-      // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
-      this.stats.failed += batch.length;
-      for (const op of batch) op.reject(error);
-      return;
+      results = this.commitAll(batch);
+    } catch {
+      // One write failed and the whole batch rolled back: run it again with a savepoint per write,
+      // so that only the failing write is rejected.
+      try {
+        results = this.commitIsolated(batch);
+      } catch (error) {
+        // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
+        this.stats.failed += batch.length;
+        for (const op of batch) op.reject(error);
+        return;
+      }
     }
     this.stats.batches++;
     this.stats.writes += batch.length;
@@ -77,6 +75,26 @@ export class WriteQueue {
         op.reject(result.value);
       }
     });
+  }
+
+  /** The common case, every write succeeds: one transaction, no savepoints. */
+  private commitAll(batch: Op[]): { ok: boolean; value: unknown }[] {
+    return this.db.transaction(() => batch.map((op) => ({ ok: true, value: op.run(this.db) })))();
+  }
+
+  /** Each write in its own savepoint (a nested better-sqlite3 transaction). */
+  private commitIsolated(batch: Op[]): { ok: boolean; value: unknown }[] {
+    const results: { ok: boolean; value: unknown }[] = [];
+    this.db.transaction(() => {
+      for (const op of batch) {
+        try {
+          results.push({ ok: true, value: this.db.transaction(op.run)(this.db) });
+        } catch (error) {
+          results.push({ ok: false, value: error });
+        }
+      }
+    })();
+    return results;
   }
 
   close(): void {
