@@ -53,9 +53,10 @@ export class Pipeline implements EventSink {
     if (identity) event.identity = identity;
 
     const started = process.hrtime.bigint();
+    const json = JSON.stringify(event);
     await store.writes.write(() => {
-      store.events.insert(event);
-      store.outbox.enqueue('event', event.id, event, nowMs);
+      store.events.insert(event, json);
+      store.outbox.enqueueJson('event', event.id, json, nowMs);
     });
     metrics.ingestLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     metrics.events.inc({ type: event.type });

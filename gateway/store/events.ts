@@ -35,7 +35,8 @@ export class EventsRepo {
     this.getStmt = db.prepare('SELECT body FROM events WHERE id = ?');
   }
 
-  insert(event: DeviceEvent): void {
+  /** `json` is the event serialised, when the caller has it already. */
+  insert(event: DeviceEvent, json: string = JSON.stringify(event)): void {
     this.insertStmt.run(
       event.id,
       event.deviceId,
@@ -44,7 +45,7 @@ export class EventsRepo {
       Date.parse(event.receivedAt),
       subjectKeyOf(event),
       event.identity?.kind ?? null,
-      JSON.stringify(event),
+      json,
     );
   }
 

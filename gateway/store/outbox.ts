@@ -98,7 +98,11 @@ export class OutboxRepo {
    * exceeded, rows are evicted in that same transaction, so the bound holds at every commit.
    */
   enqueue(kind: OutboxKind, itemId: string, body: unknown, nowMs: number, ttlMs: number | null = null): void {
-    const json = JSON.stringify(body);
+    this.enqueueJson(kind, itemId, JSON.stringify(body), nowMs, ttlMs);
+  }
+
+  /** The same, for an item already serialised (the pipeline stores the same JSON in events). */
+  enqueueJson(kind: OutboxKind, itemId: string, json: string, nowMs: number, ttlMs: number | null = null): void {
     this.insert.run(OUTBOX_CLASSES[kind], kind, itemId, nowMs, ttlMs === null ? null : nowMs + ttlMs, Buffer.byteLength(json), json);
     if (this.policy.quotaBytes !== null) this.enforceQuota();
   }
