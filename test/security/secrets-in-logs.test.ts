@@ -3,8 +3,8 @@
  * (secrets in the wrong CONNECT field, wrong passwords, another device's secret, a secret as a
  * payload), then greps every gateway.log that test gateways wrote on this machine
  * (test/helpers/gateway.ts: one per data dir gg-data-*) for every secret in TEST_SECRETS and for
- * any stored secret hash. Run last in a full run (`npx vitest run test/security/secrets-in-logs.test.ts`
- * after the suite) to cover every other test's logs too; in CI it covers whatever ran before it.
+ * any stored secret hash. `npm test` runs it alone after the rest of the suite, so it covers the
+ * logs of every other test in the run.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
