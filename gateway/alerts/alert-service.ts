@@ -54,6 +54,8 @@ const MAX_EVIDENCE = 50;
 export class AlertService {
   /** Open alerts by rule and merge key, so that triggers in the same tick merge too. */
   private open = new Map<string, Alert>();
+  /** Monotonic time of each open alert's last trigger in this process: cooldowns survive clock steps. */
+  private triggeredMono = new Map<string, number>();
 
   constructor(private readonly deps: { store: Store; bus: EventBus; clock: Clock; metrics: Metrics; log: Logger }) {}
 
@@ -67,7 +69,7 @@ export class AlertService {
       current = store.alerts.openForMerge(draft.ruleId, draft.mergeKey, nowMs - draft.cooldownMs);
       if (current) this.open.set(key, current);
     }
-    if (current && !CLOSED.has(current.status) && Date.parse(current.lastTriggeredAt) >= nowMs - draft.cooldownMs) {
+    if (current && !CLOSED.has(current.status) && this.sinceLastTrigger(current, nowMs) <= draft.cooldownMs) {
       const merged: Alert = {
         ...current,
         occurrences: current.occurrences + 1,
@@ -77,6 +79,7 @@ export class AlertService {
         details: { ...current.details, ...draft.details },
       };
       this.open.set(key, merged);
+      this.markTriggered(merged.id);
       metrics.alertsMerged.inc({ rule: draft.ruleId });
       await this.persist(merged, 'merged', null, nowMs);
       bus.emit('alert.updated', { alert: merged, transition: null, change: 'merged' });
@@ -105,6 +108,7 @@ export class AlertService {
       transitions: [{ from: null, to: 'new', at: now, by: `rule:${draft.ruleId}`, note: null, source: 'system' }],
     };
     this.open.set(key, alert);
+    this.markTriggered(alert.id);
     this.trimOpen(nowMs);
     metrics.alerts.inc({ rule: draft.ruleId, severity: draft.severity });
     await this.persist(alert, 'raised', null, nowMs);
@@ -191,6 +195,25 @@ export class AlertService {
   private findCached(id: string): Alert | undefined {
     for (const alert of this.open.values()) if (alert.id === id) return alert;
     return undefined;
+  }
+
+  /**
+   * Time since an alert was last triggered. Measured on the monotonic clock when this process saw
+   * the trigger, so that stepping the system clock neither extends nor cuts a cooldown; on wall
+   * time for alerts loaded from the store after a restart.
+   */
+  private sinceLastTrigger(alert: Alert, nowMs: number): number {
+    const mono = this.triggeredMono.get(alert.id);
+    const { clock } = this.deps;
+    if (mono !== undefined && clock.monotonic) return clock.monotonic() - mono;
+    return nowMs - Date.parse(alert.lastTriggeredAt);
+  }
+
+  private markTriggered(alertId: string): void {
+    const { clock } = this.deps;
+    if (!clock.monotonic) return;
+    if (this.triggeredMono.size > 20_000) this.triggeredMono.clear();
+    this.triggeredMono.set(alertId, clock.monotonic());
   }
 
   /** Forgets open alerts whose last trigger is older than a day; the store still has them. */
