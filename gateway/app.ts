@@ -144,12 +144,13 @@ export class Gateway {
     // Cameras stay MQTT devices (commands, heartbeats); the intake analyses the snapshots of those with a camera section.
     const cameraIntake = createCameraIntake({ ctx: { ...driverContext('camera'), devices: config.devices.filter((d) => d.kind === 'camera') }, loaded: this.loaded, dataDir, store, mqttDriver });
     drivers.push(cameraIntake.driver);
+    identifier.useFaceMatcher(cameraIntake.faceMatcher);
 
     const rules = new RuleEngine({ rules: config.rules, site, identifier, alerts, bus, clock, metrics, store, log: log.child({ component: 'rules' }) });
     const localChannel = new LocalMqttChannel({ bus, broker, metrics, log });
     const escalation = new AlertEscalation({ alerts, store, bus, clock, metrics, log: log.child({ component: 'escalation' }), policyFor: (id) => rules.escalationFor(id) });
     // The uplink is built below; CloudSync reaches it only once services start.
-    const cloudSync = new CloudSync({ config, store, bus, clock, metrics, log: log.child({ component: 'cloud-sync' }), identifier, alerts, rules, resolvePath: this.loaded.resolvePath, uplink: () => uplink });
+    const cloudSync = new CloudSync({ config, store, bus, clock, metrics, log: log.child({ component: 'cloud-sync' }), identifier, alerts, rules, resolvePath: this.loaded.resolvePath, uplink: () => uplink, media: () => cameraIntake.media, audit: () => consoleParts.audit });
     const consoleParts = consoleModule({ config, dataDir, store, site, clock, metrics, log });
     consoleParts.images.use(cameraIntake.images);
     const uplink =

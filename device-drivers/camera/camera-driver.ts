@@ -101,13 +101,14 @@ export class CameraDriver implements DeviceDriver {
       frames: new Counter({ name: 'gridguard_camera_frames_total', help: 'Camera snapshots by outcome (analysed, dropped when the queue was full, failed)', labelNames: ['device', 'outcome'], registers: [this.ctx.metrics.registry] }),
       seconds: new Histogram({ name: 'gridguard_camera_analysis_seconds', help: 'Time per snapshot analysis step', labelNames: ['step'], buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [this.ctx.metrics.registry] }),
     };
+    // Loaded even when no camera is analysed here: cameras that send their own feature vectors are matched against it.
+    this.deps.gallery?.load();
     if (this.cameras.size === 0) return;
     const cameraConfigs = [...this.cameras.values()].map((c) => ({ detect: c.detect, faceModel: c.faceModel }));
     // Models first: a missing or malformed model stops start-up before anything else is running.
     this.registry = new ModelRegistry({ manifests: manifestsFor(section, cameraConfigs), intraOpThreads: section.models.intraOpThreads, baseDir: this.deps.baseDir, log: this.ctx.log });
     await this.registry.start();
     await this.deps.media.start();
-    this.deps.gallery?.load();
     this.analyzer = new FrameAnalyzer(this.registry, section);
     this.running = true;
     for (const camera of this.cameras.values()) if (camera.device.camera?.snapshotUrl) this.schedulePoll(camera, 0);

@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import type { LoadedConfig } from '../../config/load.ts';
+import type { FaceMatcher } from '../../gateway/identify/identifier.ts';
 import type { Store } from '../../gateway/store/store.ts';
 import type { RouteModule } from '../../gateway/http/server.ts';
 import { FaceGallery } from '../../models/embedding.ts';
@@ -25,6 +26,8 @@ export function createCameraIntake(deps: { ctx: DriverContext; loaded: LoadedCon
   routes: RouteModule;
   images: ImageLookup;
   media: MediaStore;
+  /** Matches camera-side feature vectors (MQTT events' subjects.feature) against the gallery; null without an embedding model. */
+  faceMatcher: FaceMatcher | null;
 } {
   const { config } = deps.loaded;
   const section = config.camera;
@@ -55,5 +58,8 @@ export function createCameraIntake(deps: { ctx: DriverContext; loaded: LoadedCon
       }
     },
   };
-  return { driver, routes, images, media };
+  // Same gallery and threshold as the intake's own embeddings and the HTTP push path.
+  const threshold = section.models.embedding?.matchThreshold;
+  const faceMatcher: FaceMatcher | null = gallery && threshold !== undefined ? (feature) => gallery.match(feature, threshold)?.faceId ?? null : null;
+  return { driver, routes, images, media, faceMatcher };
 }

@@ -2,6 +2,9 @@ import type { GatewayConfig } from '../../config/schema/index.ts';
 import type { Identity, SubjectRefs, WatchLevel } from '../core/model.ts';
 import { normalizePlate, type PersonRecord, type RegistryRepo, type WatchRecord } from '../store/registry.ts';
 
+/** A feature vector → the enrolled face id it matches at the configured threshold, or null. */
+export type FaceMatcher = (feature: readonly number[]) => string | null;
+
 const LEVEL_RANK: Record<WatchLevel, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
 const toMs = (iso?: string) => (iso ? Date.parse(iso) : null);
@@ -17,7 +20,18 @@ export class Identifier {
   private credentials = new Map<string, string>(); // `${type}:${value}` → person id
   private watch = new Map<string, WatchRecord[]>(); // `${type}:${value}` → entries
 
+  private faceMatcher: FaceMatcher | null = null;
+
   constructor(private readonly repo: RegistryRepo) {}
+
+  /**
+   * Lets events that carry a camera-side feature vector (subjects.feature) be matched 1:N against
+   * the face gallery, as the camera intake matches its own embeddings. Events without a feature
+   * never reach the matcher, so identify stays a few map reads for them.
+   */
+  useFaceMatcher(matcher: FaceMatcher | null): void {
+    this.faceMatcher = matcher;
+  }
 
   /** Loads the in-memory index from SQLite. */
   load(): void {
@@ -110,6 +124,10 @@ export class Identifier {
     if (refs.cardNo) keys.push(['card', `card:${refs.cardNo.trim()}`]);
     if (refs.plate) keys.push(['plate', `plate:${normalizePlate(refs.plate)}`]);
     if (refs.faceId) keys.push(['face', `face:${refs.faceId}`]);
+    else if (refs.feature && this.faceMatcher) {
+      const faceId = this.faceMatcher(refs.feature);
+      if (faceId) keys.push(['face', `face:${faceId}`]);
+    }
     if (refs.personId) keys.push(['person', `person:${refs.personId}`]);
     if (keys.length === 0) return undefined;
 
