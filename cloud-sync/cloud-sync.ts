@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Counter, Gauge } from 'prom-client';
 import type { GatewayConfig, PlatformConfig } from '../config/schema/index.ts';
 import type { AlertService } from '../gateway/alerts/alert-service.ts';
+import type { AuditLog } from '../gateway/audit/audit-log.ts';
 import type { EventBus } from '../gateway/core/bus.ts';
 import type { Clock, TimerHandle } from '../gateway/core/clock.ts';
 import { newId } from '../gateway/core/ids.ts';
@@ -12,8 +13,10 @@ import type { Identifier } from '../gateway/identify/identifier.ts';
 import type { RuleEngine } from '../gateway/rules/engine.ts';
 import { OUTBOX_KINDS, type OutboxKind, type OutboxPolicy } from '../gateway/store/outbox.ts';
 import type { Store } from '../gateway/store/store.ts';
+import type { MediaStore } from '../models/media-store.ts';
 import { loadEd25519PublicKey } from './canonical.ts';
 import { CommandProcessor } from './commands.ts';
+import { MediaEvidence } from './media-evidence.ts';
 import type { Uplink } from './uplink.ts';
 
 /** Outbox bounds when the site has no platform section (the outbox then only fills). */
@@ -46,6 +49,7 @@ export class CloudSync implements Service {
   private lastTotals = new Map<OutboxKind, { evicted: number; expired: number }>();
   private startedMs = 0;
   processor: CommandProcessor | null = null;
+  mediaEvidence: MediaEvidence | null = null;
 
   constructor(
     private readonly deps: {
@@ -61,6 +65,10 @@ export class CloudSync implements Service {
       resolvePath: (p: string) => string;
       /** The uplink, when the platform is enabled (constructed after this service). */
       uplink: () => Uplink | null;
+      /** Where evidence images live (the camera intake's store); without it no image is ever sent. */
+      media?: () => MediaStore | null;
+      /** Every image sent upstream is recorded here as a disclosure. */
+      audit?: () => AuditLog | null;
     },
   ) {}
 
@@ -106,6 +114,21 @@ export class CloudSync implements Service {
         () => processor.stats,
       );
       if (platform.heartbeatSeconds > 0) this.scheduleHeartbeat(platform.heartbeatSeconds * 1000);
+      const media = this.deps.media?.() ?? null;
+      if (platform.media.send !== 'never' && media) {
+        this.mediaEvidence = new MediaEvidence({
+          policy: platform.media,
+          store,
+          bus: this.deps.bus,
+          clock,
+          metrics: this.deps.metrics,
+          log,
+          media,
+          audit: this.deps.audit?.() ?? null,
+          communityGridCode: config.site.communityGridCode,
+        });
+        this.mediaEvidence.start();
+      } else if (platform.media.send !== 'never') log.warn('platform.media.send is set but this gateway has no media store: no image will be sent');
     }
   }
 
@@ -121,12 +144,16 @@ export class CloudSync implements Service {
     return loadEd25519PublicKey(pem, where);
   }
 
-  stop(): void {
+  /** Synchronous but for the evidence images still being queued, which it waits for. */
+  stop(): Promise<void> | void {
     if (this.sweepTimer) this.deps.clock.clearTimeout(this.sweepTimer);
     if (this.heartbeatTimer) this.deps.clock.clearTimeout(this.heartbeatTimer);
     this.sweepTimer = this.heartbeatTimer = null;
     for (const name of this.metricNames) this.deps.metrics.registry.removeSingleMetric(name);
     this.metricNames = [];
+    const mediaEvidence = this.mediaEvidence;
+    this.mediaEvidence = null;
+    return mediaEvidence?.stop();
   }
 
   /** Expires rows past their time to live, re-checks the quota (it may have shrunk) and forgets old command ids. */

@@ -15,6 +15,7 @@ import {
   ConfigReloadPayload,
   EnvelopeSchema,
   HeartbeatItemSchema,
+  MediaItemSchema,
   PingPayload,
   RegistrySyncPayload,
   RulesUpdatePayload,
@@ -26,7 +27,8 @@ import {
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'schemas', 'uplink');
 
 const SCHEMAS: Record<string, { title: string; schema: z.ZodType; io: 'input' | 'output' }> = {
-  envelope: { title: 'Envelope on grid/v1/{community}/{gateway}/{alerts|alert-updates|events}', schema: EnvelopeSchema, io: 'output' },
+  envelope: { title: 'Envelope on grid/v1/{community}/{gateway}/{alerts|alert-updates|events|media}', schema: EnvelopeSchema, io: 'output' },
+  'media-item': { title: 'The item of a media envelope (one evidence image)', schema: MediaItemSchema, io: 'output' },
   'alert-update-item': { title: 'An item of an alert-updates envelope', schema: AlertUpdateItemSchema, io: 'output' },
   'heartbeat-item': { title: 'A telemetry heartbeat item (events topic, kind telemetry)', schema: HeartbeatItemSchema, io: 'output' },
   status: { title: 'Retained status message on …/status', schema: StatusMessageSchema, io: 'output' },

@@ -151,7 +151,7 @@ export const EnvelopeSchema = z
     gatewayId: Id,
     seq: z.number().int().min(1).describe('Per-gateway envelope counter; increases, may skip after a restart'),
     sentAt: IsoTime,
-    kind: z.enum(['alert', 'alert-update', 'event', 'telemetry']),
+    kind: z.enum(['alert', 'alert-update', 'event', 'telemetry', 'media']),
     items: z.array(z.object({ id: z.string() }).passthrough()).min(1).describe('Each item keeps its stable id across resends'),
   })
   .strict();
@@ -178,6 +178,24 @@ export const AlertUpdateItemSchema = z
     evidence: z.array(z.string()),
   })
   .passthrough();
+
+export const MediaItemSchema = z
+  .object({
+    id: z.string().describe('`{alertId}:{mediaId}`: stable across resends, distinct when one image is evidence of two alerts'),
+    alertId: z.string().describe('The alert (on …/alerts, sent before this item) the image is evidence of'),
+    eventId: z.string().describe('The evidence event whose payload.imageId names the image'),
+    mediaId: z.string().describe('The image id on the gateway (the event’s payload.imageId)'),
+    deviceId: z.string(),
+    mediaKind: z.enum(['face-crop', 'plate-crop', 'frame']),
+    contentType: z.literal('image/jpeg'),
+    capturedAt: IsoTime,
+    bytes: z.number().int().min(1).describe('Size of the decoded image'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/).describe('Of the decoded image, hex'),
+    encoding: z.literal('base64'),
+    data: z.string().describe('The JPEG, base64 (RFC 4648, with padding)'),
+  })
+  .strict()
+  .describe('One evidence image; envelopes on …/media carry exactly one item');
 
 export const HeartbeatItemSchema = z
   .object({

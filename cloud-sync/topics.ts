@@ -1,4 +1,4 @@
-import type { OutboxKind } from '../gateway/store/outbox.ts';
+import type { OutboxRowKind } from '../gateway/store/outbox.ts';
 
 /** Topic root of one gateway on the platform broker (docs/uplink-protocol.md). */
 export function topicRoot(communityGridCode: string, gatewayId: string): string {
@@ -6,11 +6,12 @@ export function topicRoot(communityGridCode: string, gatewayId: string): string 
 }
 
 /** Which platform topic carries each outbox kind. Telemetry rides with events, marked by kind. */
-export const TOPIC_OF_KIND: Record<OutboxKind, string> = {
+export const TOPIC_OF_KIND: Record<OutboxRowKind, string> = {
   alert: 'alerts',
   'alert-update': 'alert-updates',
   event: 'events',
   telemetry: 'events',
+  media: 'media',
 };
 
 export const PROTOCOL_VERSION = 1;
@@ -21,6 +22,6 @@ export interface Envelope<T = unknown> {
   /** Per-gateway envelope counter; the platform may use it to spot gaps and reorders. */
   seq: number;
   sentAt: string;
-  kind: OutboxKind;
+  kind: OutboxRowKind;
   items: T[];
 }

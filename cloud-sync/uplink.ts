@@ -416,10 +416,9 @@ export class Uplink implements Service {
 
   private send(batch: SendBatch): void {
     const { clock, log, gatewayId } = this.deps;
-    const { kind, firstSeq, lastSeq, bodies } = batch;
+    const { kind, cls, firstSeq, lastSeq, bodies } = batch;
     const client = this.client!;
     const generation = this.generation;
-    const cls = OUTBOX_CLASSES[kind];
     const lane = laneOf(cls);
     this.sentUpTo[cls] = lastSeq;
     const seq = ++this.envelopeSeq;

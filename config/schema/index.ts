@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CATEGORIES } from '../../gateway/core/model.ts';
 import { CameraSectionSchema } from './camera.ts';
 import { FilePath, Id } from './common.ts';
 import { DeviceSchema } from './devices.ts';
@@ -141,6 +142,18 @@ const PlatformSchema = z
       })
       .strict()
       .default({ quotaBytes: 512 * 1024 * 1024, evictAlerts: false, ttlSeconds: { alert: null, 'alert-update': null, event: null, telemetry: 24 * 3600 } }),
+    media: z
+      .object({
+        send: z
+          .enum(['never', 'alert-evidence'])
+          .default('never')
+          .describe('never: no image leaves the gateway; alert-evidence: the images of an alert’s evidence events go on …/media (camera.privacy.evidenceUpstream must allow it too)'),
+        categories: z.array(z.enum(CATEGORIES)).min(1).optional().describe('Only alerts of these categories send images (absent: every category)'),
+        maxBytes: z.number().int().min(1024).max(8 * 1024 * 1024).default(1024 * 1024).describe('Larger images are not sent (counted and logged)'),
+      })
+      .strict()
+      .default({ send: 'never', maxBytes: 1024 * 1024 })
+      .describe('Evidence images to the platform; off by default (privacy by design, docs/uplink-protocol.md)'),
   })
   .strict();
 

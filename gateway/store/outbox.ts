@@ -4,6 +4,12 @@ import type { Database, Statement } from 'better-sqlite3';
 export const OUTBOX_CLASSES = { alert: 0, 'alert-update': 1, event: 2, telemetry: 3 } as const;
 export type OutboxKind = keyof typeof OUTBOX_CLASSES;
 export const OUTBOX_KINDS = Object.keys(OUTBOX_CLASSES) as OutboxKind[];
+/**
+ * What a row carries. Evidence images ('media') ride in the alert-update class: after the alert
+ * they belong to, ahead of the event backlog, never evicted unless alerts may be; they are sent
+ * one per envelope on their own topic (cloud-sync/media-evidence.ts).
+ */
+export type OutboxRowKind = OutboxKind | 'media';
 
 export interface OutboxRow {
   seq: number;
@@ -17,7 +23,9 @@ export interface OutboxRow {
 }
 
 export interface SendBatch {
-  kind: OutboxKind;
+  /** The kind of every row in the batch: a batch never mixes kinds. */
+  kind: OutboxRowKind;
+  cls: number;
   firstSeq: number;
   lastSeq: number;
   /** Item JSON, in seq order. */
@@ -99,6 +107,12 @@ export class OutboxRepo {
    */
   enqueue(kind: OutboxKind, itemId: string, body: unknown, nowMs: number, ttlMs: number | null = null): void {
     this.enqueueJson(kind, itemId, JSON.stringify(body), nowMs, ttlMs);
+  }
+
+  /** An evidence image (JSON with its bytes inside), in the alert-update class. Call inside a write. */
+  enqueueMedia(itemId: string, json: string, nowMs: number): void {
+    this.insert.run(OUTBOX_CLASSES['alert-update'], 'media', itemId, nowMs, null, Buffer.byteLength(json), json);
+    if (this.policy.quotaBytes !== null) this.enforceQuota();
   }
 
   /** The same, for an item already serialised (the pipeline stores the same JSON in events). */
@@ -212,19 +226,21 @@ export class OutboxRepo {
    * objects), because the drain reads every row once and this is its hottest query.
    */
   sendBatch(cls: number, afterSeq: number, maxItems: number, maxBytes: number): SendBatch | null {
-    const stmt = (this.lazy['sendBatch'] ??= this.db.prepare('SELECT seq, bytes, body FROM outbox WHERE class = ? AND seq > ? ORDER BY seq LIMIT ?').raw(true));
-    const rows = stmt.all(cls, afterSeq, maxItems) as [number, number, string][];
+    const stmt = (this.lazy['sendBatch'] ??= this.db.prepare('SELECT seq, bytes, body, kind FROM outbox WHERE class = ? AND seq > ? ORDER BY seq LIMIT ?').raw(true));
+    const rows = stmt.all(cls, afterSeq, maxItems) as [number, number, string, OutboxRowKind][];
     if (rows.length === 0) return null;
+    const kind = rows[0]![3];
     const bodies: string[] = [];
     let bytes = 0;
     let lastSeq = 0;
-    for (const [seq, size, body] of rows) {
-      if (bodies.length > 0 && bytes + size > maxBytes) break;
+    for (const [seq, size, body, rowKind] of rows) {
+      // One kind per envelope (each kind has its topic), and one image per envelope.
+      if (bodies.length > 0 && (bytes + size > maxBytes || rowKind !== kind || kind === 'media')) break;
       bodies.push(body);
       bytes += size;
       lastSeq = seq;
     }
-    return { kind: KIND_OF_CLASS[cls]!, firstSeq: rows[0]![0], lastSeq, bodies, bytes };
+    return { kind, cls, firstSeq: rows[0]![0], lastSeq, bodies, bytes };
   }
 
   /** Removes rows once the platform acknowledged the envelope that carried them. */

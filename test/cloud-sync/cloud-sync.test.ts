@@ -99,3 +99,30 @@ describe('CloudSync: the platform public key', () => {
     cloudSync.stop();
   });
 });
+
+describe('outbox: evidence images share the alert-update class but never an envelope', () => {
+  it('splits batches at a change of kind and sends one image per batch, in seq order', async () => {
+    const store = Store.open(':memory:');
+    await store.writes.write(() => {
+      store.outbox.enqueue('alert-update', 'u1', { id: 'u1' }, 1);
+      store.outbox.enqueue('alert-update', 'u2', { id: 'u2' }, 1);
+      store.outbox.enqueueMedia('m1', JSON.stringify({ id: 'm1', data: 'AAAA' }), 1);
+      store.outbox.enqueueMedia('m2', JSON.stringify({ id: 'm2', data: 'BBBB' }), 1);
+      store.outbox.enqueue('alert-update', 'u3', { id: 'u3' }, 1);
+    });
+    const batches: { kind: string; ids: string[] }[] = [];
+    let after = 0;
+    for (let b = store.outbox.sendBatch(1, after, 100, 1e6); b; b = store.outbox.sendBatch(1, after, 100, 1e6)) {
+      expect(b.cls).toBe(1);
+      batches.push({ kind: b.kind, ids: b.bodies.map((body) => JSON.parse(body).id) });
+      after = b.lastSeq;
+    }
+    expect(batches).toEqual([
+      { kind: 'alert-update', ids: ['u1', 'u2'] },
+      { kind: 'media', ids: ['m1'] },
+      { kind: 'media', ids: ['m2'] },
+      { kind: 'alert-update', ids: ['u3'] },
+    ]);
+    store.close();
+  });
+});
