@@ -23,22 +23,22 @@ async function gateFrame(plateFile: string): Promise<Buffer> {
 }
 
 /** A site whose gate camera (cam-1, gate-2) reads plates, with the given platform.media policy. */
-async function cameraSite(brokerUrl: string, media?: Record<string, unknown>) {
+async function cameraSite(brokerUrl: string, media?: Record<string, unknown>, evidenceUpstream: 'never' | 'alert-evidence' = 'alert-evidence') {
   const site = await testSite({
-    camera: { plates: { mergeSeconds: 30 }, intake: { queueDepth: 4, concurrency: 1 }, privacy: { retentionHours: 1, sweepMinutes: 60 } },
+    camera: { plates: { mergeSeconds: 30 }, intake: { queueDepth: 4, concurrency: 1 }, privacy: { retentionHours: 1, sweepMinutes: 60, evidenceUpstream } },
     platform: { url: brokerUrl, reconnectMinMs: 100, reconnectMaxMs: 500, heartbeatSeconds: 0, ...(media ? { media } : {}) },
   });
   site.devices = (site.devices as Record<string, unknown>[]).map((d) => (d.id === 'cam-1' ? { ...d, camera: { detect: ['plate'] } } : d));
   return site;
 }
 
-function setup(media?: Record<string, unknown>) {
+function setup(media?: Record<string, unknown>, evidenceUpstream?: 'never' | 'alert-evidence') {
   const ctx = {} as { broker: Mosquitto; platform: PlatformPeer; gw: TestGateway };
   beforeAll(async () => {
     ctx.broker = new Mosquitto();
     await ctx.broker.start();
     ctx.platform = await new PlatformPeer(ctx.broker.url).connect();
-    ctx.gw = await startGateway(await cameraSite(ctx.broker.url, media));
+    ctx.gw = await startGateway(await cameraSite(ctx.broker.url, media, evidenceUpstream));
     await waitFor(() => ctx.gw.gateway.services.uplink?.state.connected, 'uplink connected');
   });
   afterAll(async () => {
@@ -137,5 +137,40 @@ describe.skipIf(!haveMosquitto)("evidence images with the default policy ('never
     await waitFor(() => platform.itemIds('alerts').includes(alert.id), 'alert on the platform', 30_000);
     expect(mediaMessages(platform)).toHaveLength(0);
     expect(gw.gateway.services.store.db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'view.image'").get()).toEqual({ n: 0 });
+  });
+});
+
+describe.skipIf(!haveMosquitto)('evidence images: each switch can hold them back', () => {
+  describe("camera.privacy.evidenceUpstream 'never' overrides platform.media.send", () => {
+    const ctx = setup({ send: 'alert-evidence' }, 'never');
+
+    it('the media store refuses: the alert goes up without its image, counted as refused', async () => {
+      const { gw, platform } = ctx;
+      await snapshot(gw, 'plate-blue-88888.png');
+      const alert = await waitFor(() => gw.gateway.services.store.alerts.list().find((a) => a.ruleId === 'watchlist-hit' && a.deviceId === 'cam-1'), 'watchlist alert', 60_000);
+      await platformHasEventFor(gw, platform, '闽A·88888');
+      await waitFor(() => platform.itemIds('alerts').includes(alert.id), 'alert on the platform', 30_000);
+      const metrics = await waitFor(async () => {
+        const text = await (await fetch(`${gw.httpUrl}/metrics`)).text();
+        return /gridguard_uplink_media_total\{outcome="refused"\} 1/.test(text) ? text : null;
+      }, 'refused counted', 30_000);
+      expect(metrics).not.toMatch(/outcome="queued"/);
+      expect(mediaMessages(platform)).toHaveLength(0);
+    });
+  });
+
+  describe('platform.media.categories leaves out other categories', () => {
+    const ctx = setup({ send: 'alert-evidence', categories: ['care'] });
+
+    it('a police watchlist alert sends no image when only care alerts may', async () => {
+      const { gw, platform } = ctx;
+      await snapshot(gw, 'plate-blue-88888.png');
+      const alert = await waitFor(() => gw.gateway.services.store.alerts.list().find((a) => a.ruleId === 'watchlist-hit' && a.deviceId === 'cam-1'), 'watchlist alert', 60_000);
+      expect(alert.category).toBe('police');
+      await platformHasEventFor(gw, platform, '闽A·88888');
+      await waitFor(() => platform.itemIds('alerts').includes(alert.id), 'alert on the platform', 30_000);
+      await waitFor(async () => ((await (await fetch(`${gw.httpUrl}/metrics`)).text()).includes('gridguard_uplink_media_total{outcome="category"} 1') ? true : null), 'category counted', 30_000);
+      expect(mediaMessages(platform)).toHaveLength(0);
+    });
   });
 });
