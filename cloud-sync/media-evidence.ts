@@ -149,7 +149,7 @@ export class MediaEvidence implements Service {
       await this.deps.audit?.record({
         actor: `platform:${this.deps.communityGridCode}`,
         role: null,
-        action: 'view.image',
+        action: 'disclose.image',
         target: imageId,
         reason: `alert ${alert.id}`,
         ip: null,

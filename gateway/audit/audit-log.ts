@@ -10,6 +10,8 @@ export const AUDIT_ACTIONS = [
   'view.watchlist',
   'view.care-list',
   'view.image',
+  // An image sent off the gateway (alert evidence to the platform): a disclosure, not a view.
+  'disclose.image',
   'view.events',
   'export.events',
   'view.audit',

@@ -110,7 +110,7 @@ describe.skipIf(!haveMosquitto)("evidence images with platform.media.send 'alert
     // Sending it is a disclosure: on record in the audit log.
     const audit = gw.gateway.services.store.db.prepare("SELECT * FROM audit_log WHERE target = ?").all(item.mediaId) as any[];
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ actor: 'platform:CG350102001', action: 'view.image', reason: `alert ${alert.id}` });
+    expect(audit[0]).toMatchObject({ actor: 'platform:CG350102001', action: 'disclose.image', reason: `alert ${alert.id}` });
     expect(JSON.parse(audit[0].details)).toMatchObject({ disclosure: 'uplink-media', alertId: alert.id, eventId: event.id, itemId: item.id });
   });
 
@@ -136,7 +136,7 @@ describe.skipIf(!haveMosquitto)("evidence images with the default policy ('never
     await platformHasEventFor(gw, platform, '闽A·88888');
     await waitFor(() => platform.itemIds('alerts').includes(alert.id), 'alert on the platform', 30_000);
     expect(mediaMessages(platform)).toHaveLength(0);
-    expect(gw.gateway.services.store.db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'view.image'").get()).toEqual({ n: 0 });
+    expect(gw.gateway.services.store.db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'disclose.image'").get()).toEqual({ n: 0 });
   });
 });
 
