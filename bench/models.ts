@@ -16,6 +16,7 @@ import { CameraSectionSchema } from '../config/schema/camera.ts';
 import { silentLogger } from '../gateway/core/logger.ts';
 import { FrameAnalyzer } from '../device-drivers/camera/analyzer.ts';
 import { BlazeFaceDetector } from '../models/blazeface.ts';
+import { decodeImage } from '../models/image.ts';
 import { BLAZEFACE_BACK, BLAZEFACE_FRONT, PPOCR_DET, PPOCR_REC } from '../models/manifest.ts';
 import { ModelRegistry } from '../models/registry.ts';
 
@@ -73,6 +74,19 @@ async function main(): Promise<void> {
   console.log(`# camera models bench — ${availableParallelism()} cores, Node ${process.version}, 1 intra-op thread per session`);
   console.log(`1080p test JPEG: ${(jpeg.length / 1024).toFixed(0)} KB; ${FRAMES} frames per figure; load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 
+  // sharp uses libjpeg's DCT scaling (1/2, 1/4, 1/8) only when the reduction is at least
+  // 3×, 5× and 9× (pipeline.cc lowers it when the factor is an exact integer): an exact 1/2
+  // (960) decodes at full size. Decode cost per working size, to see where the floor is.
+  {
+    const line: string[] = [];
+    for (const side of [1920, 960, 640, 480, 384, 213]) {
+      const times: number[] = [];
+      for (let i = 0; i < 40; i++) times.push(await timeIt(() => decodeImage(jpeg, side)));
+      line.push(`${side}: ${ms(percentile(times.slice(5), 50))}`);
+    }
+    console.log(`## 1080p JPEG decode p50 by working size (longer side)\n  ${line.join('   ')}\n`);
+  }
+
   // Far camera: a person at a gate (back model). Near camera: a door-station close-up (front model).
   const scenes = [
     ['back', BLAZEFACE_BACK, jpeg, 'gate frame, face ≈ 190 px'],
@@ -118,9 +132,13 @@ async function main(): Promise<void> {
   for (const threads of [1, 2]) {
     const plateModels = threads === 1 ? registry : new ModelRegistry({ manifests: [PPOCR_DET, PPOCR_REC], intraOpThreads: threads, log: silentLogger() });
     if (plateModels !== registry) await plateModels.start();
-    for (const detMaxSide of [480, 640]) {
-      const section = CameraSectionSchema.parse({ plates: { detMaxSide } });
-      const analyzer = new FrameAnalyzer(plateModels, section);
+    // [working size, det input, rec floor]: 960/480 is the default configuration; 1280 decodes a
+    // 720p frame without a resample (intake.maxSide ≥ the frame's width).
+    const plateConfigs = [[960, 480, 320], [960, 480, undefined], [1280, 480, undefined], [960, 640, undefined]] as const;
+    for (const [maxSide, detMaxSide, minRecWidth] of plateConfigs) {
+      if (threads === 2 && (minRecWidth || maxSide !== 960 || detMaxSide !== 480)) continue;
+      const section = CameraSectionSchema.parse({ plates: { detMaxSide }, intake: { maxSide } });
+      const analyzer = new FrameAnalyzer(plateModels, section, minRecWidth ? { minRecWidth } : {});
       const image = await analyzer.decode(plateJpeg);
       for (let i = 0; i < 5; i++) await analyzer.plate(image);
       const latencies: number[] = [];
@@ -131,7 +149,8 @@ async function main(): Promise<void> {
         latencies.push(performance.now() - t);
         if (reading?.plate === '闽A·12345') correct++;
       }
-      console.log(`## plate read, 720p JPEG (decode + det + rec), det input ≤ ${detMaxSide} px, ${threads} intra-op thread(s)`);
+      const label = minRecWidth ? `, rec input ≥ ${minRecWidth} px wide (PaddleOCR's floor: the baseline)` : ', rec input as wide as the line';
+      console.log(`## plate read, 720p JPEG (decode + det + rec), working size ≤ ${maxSide} px, det input ≤ ${detMaxSide} px${label}, ${threads} intra-op thread(s)`);
       console.log(`  p50 ${ms(percentile(latencies, 50))}   p99 ${ms(percentile(latencies, 99))}   (target ≤ 60 ms)   read exactly ${correct}/${PLATE_READS}\n`);
     }
     if (plateModels !== registry) await plateModels.stop();

@@ -63,6 +63,8 @@ export class FrameAnalyzer {
   constructor(
     registry: ModelRegistry,
     private readonly section: CameraSection,
+    /** Bench only: PaddleOCR's 320 px recognition floor, as the same-run baseline. */
+    tuning: { minRecWidth?: number } = {},
   ) {
     const faceOptions = { minScore: section.models.faceMinScore, nmsIou: 0.3, maxDetections: 64 };
     if (registry.has(BLAZEFACE_FRONT.id)) this.detectors.set('front', new BlazeFaceDetector(registry.get(BLAZEFACE_FRONT.id), faceOptions));
@@ -77,6 +79,8 @@ export class FrameAnalyzer {
         maxCandidates: t.maxCandidates!,
         maxSide: section.plates.detMaxSide,
         minLineScore: PPOCR_REC.thresholds.minLineScore!,
+        // Plates are short lines: no 320 px floor (docs/models.md, Figures).
+        minRecWidth: tuning.minRecWidth ?? 96,
       });
     }
     this.embedder = registry.has('face-embedding') ? new FaceEmbedder(registry.get('face-embedding')) : null;
