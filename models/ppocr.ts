@@ -1,6 +1,6 @@
 import ClipperLib from 'clipper-lib';
 import ort from 'onnxruntime-node';
-import { resizeExact, resizeInside, type Affine, type Point, type RgbImage } from './image.ts';
+import { resizeExact, type Affine, type Point, type RgbImage } from './image.ts';
 import type { LoadedModel } from './registry.ts';
 
 export const DICTIONARY_ENTRIES = 6623;
