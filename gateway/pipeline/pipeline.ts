@@ -51,6 +51,12 @@ export class Pipeline implements EventSink {
     };
     const identity = identifier.identify(subjects, nowMs);
     if (identity) event.identity = identity;
+    if (subjects.feature) {
+      // A face feature is biometric data: it serves matching here and is neither stored nor sent
+      // upstream (the identity it produced is).
+      const { feature: _feature, ...rest } = subjects;
+      event.subjects = rest;
+    }
 
     const started = process.hrtime.bigint();
     const json = JSON.stringify(event);

@@ -62,6 +62,10 @@ describe('camera-side feature vectors on MQTT events are matched against the fac
     const hit = gw.gateway.services.store.events.get(alert.evidence[0]!)!;
     expect(hit.payload.tag).toBe('enrolled');
     expect(hit.identity).toMatchObject({ kind: 'watchlisted', matchedBy: 'face', watch: { entryId: 'w-face', level: 'critical' } });
+    // The vector served the match; it is biometric data and is neither stored nor queued upstream.
+    expect(hit.subjects.feature).toBeUndefined();
+    expect(gw.gateway.services.store.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE body LIKE '%\"feature\"%'").get()).toEqual({ n: 0 });
+    expect(alert.subject?.refs.feature).toBeUndefined();
 
     const [first, second] = await waitFor(() => (events().length === 2 ? events() : null), 'both face events stored');
     expect(first.payload.tag).toBe('unrelated');
