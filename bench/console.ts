@@ -6,7 +6,7 @@
  *   npx tsx bench/console.ts
  */
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../test/helpers/browser.ts';
 import { connectDevice, publishEvent, startGateway, testSite } from '../test/helpers/gateway.ts';
 import { loginAs } from '../test/helpers/login.ts';
 import { SseClient } from '../test/helpers/sse.ts';
@@ -35,10 +35,7 @@ try {
   if (!hasCommand('chromium')) {
     console.log('chromium not installed: latency part skipped (apt-get install chromium)');
   } else {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchChromium();
     const page = await browser.newPage();
     const t0 = performance.now();
     await page.goto(`${gw.httpUrl}/`);

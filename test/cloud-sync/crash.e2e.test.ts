@@ -21,7 +21,7 @@ const BACKLOG = Number(process.env.CRASH_BACKLOG ?? 20_000);
 const DRAIN_RATE = 3000;
 const WINDOW = 8;
 const BATCH = 200;
-const CHILD = join(import.meta.dirname, 'gateway-child.ts');
+const CHILD = join(import.meta.dirname, '..', 'helpers', 'gateway-child.ts');
 
 describe.skipIf(!haveMosquitto)(`crash: kill -9 the gateway ${KILLS} times during a drain`, () => {
   const broker = new Mosquitto();

@@ -22,7 +22,7 @@ import { DeviceLoad } from './device-load.ts';
 import { Ledger, platformRefs, storedRefs, summarize, type LedgerComparison } from './ledger.ts';
 import { loadSite } from './load-site.ts';
 
-const CHILD = join(import.meta.dirname, 'gateway-child.ts');
+const CHILD = join(import.meta.dirname, '..', 'helpers', 'gateway-child.ts');
 
 export interface PowerCutOptions {
   kills: number;

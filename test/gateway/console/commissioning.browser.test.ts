@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, loginInBrowser } from '../../helpers/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, startGateway, testSite, type TestGateway } from '../../helpers/gateway.ts';
 import { loginAs, type LoggedIn } from '../../helpers/login.ts';
@@ -12,19 +13,11 @@ import { requireTool } from '../../helpers/tools.ts';
 const haveTools = requireTool('chromium', 'chromium');
 // A test artifact (gitignored); docs/img/console-commissioning.png is a reviewed copy of it.
 const SCREENSHOT = join(process.cwd(), 'test-artifacts', 'console', 'commissioning.png');
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** expect.poll with a deadline fit for a shared, busy machine. */
 const poll = <T>(fn: () => T | Promise<T>, timeout = 30_000) => expect.poll(fn, { timeout, interval: 100 });
 
-async function login(page: Page, httpUrl: string, who: LoggedIn): Promise<void> {
-  await page.goto(`${httpUrl}/`);
-  await page.locator('#login-form').waitFor();
-  await page.fill('#username', who.username);
-  await page.fill('#password', who.password);
-  await page.click('#login-form button[type=submit]');
-  await page.locator('#top').waitFor({ state: 'visible' });
-}
+const login = loginInBrowser;
 
 describe.skipIf(!haveTools)('commissioning page in headless Chromium', () => {
   let gw: TestGateway;
@@ -44,7 +37,7 @@ describe.skipIf(!haveTools)('commissioning page in headless Chromium', () => {
       serialBuses: [{ id: 'rs485-1', path: join(mkdtempSync(join(tmpdir(), 'gg-cm-')), 'ttyUSB0'), baudRate: 9600, parity: 'none' }],
     };
     gw = await startGateway(site);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, loginInBrowser } from '../../helpers/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertDraft } from '../../../gateway/alerts/alert-service.ts';
 import { Mosquitto } from '../../helpers/mosquitto.ts';
@@ -16,7 +17,6 @@ export const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
 /** expect.poll with a deadline fit for a shared, busy machine (its default is one second). */
 const poll = <T>(fn: () => T | Promise<T>, timeout = 20_000) => expect.poll(fn, { timeout, interval: 50 });
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 function draft(i: number): AlertDraft {
   return {
@@ -36,14 +36,7 @@ function draft(i: number): AlertDraft {
   };
 }
 
-async function login(page: Page, httpUrl: string, who: LoggedIn): Promise<void> {
-  await page.goto(`${httpUrl}/`);
-  await page.locator('#login-form').waitFor();
-  await page.fill('#username', who.username);
-  await page.fill('#password', who.password);
-  await page.click('#login-form button[type=submit]');
-  await page.locator('#top').waitFor({ state: 'visible' });
-}
+const login = loginInBrowser;
 
 describe.skipIf(!haveTools)('guard-room console in headless Chromium: the closed loop of an alert', () => {
   const platform = new Mosquitto();
@@ -66,7 +59,7 @@ describe.skipIf(!haveTools)('guard-room console in headless Chromium: the closed
     site = await testSite({ platform: { url: platform.url, reconnectMinMs: 100, reconnectMaxMs: 1000 }, http: { host: '127.0.0.1', port: await freePort() } });
     gw = await startGateway(site);
     guard = await loginAs(gw, 'guard', 'guard-wang');
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 820 }, locale: 'zh-CN' });
   });
 
@@ -238,7 +231,7 @@ describe.skipIf(!haveTools)('guard guide screenshots: a realistic evening at the
   beforeAll(async () => {
     mkdirSync(GUIDE, { recursive: true });
     gw = await startGateway(await testSite());
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,6 +1,7 @@
 /**
- * A gateway in its own process for the power-cut scenario:
- * `node --import tsx gateway-child.ts site.yaml`. Prints "READY {ports}" once started.
+ * A gateway in its own process, for crash and power-cut tests:
+ * `node --import tsx test/helpers/gateway-child.ts site.yaml`. Prints "READY {ports}" once started;
+ * logs (JSON, redacted) go to gateway.log in the data dir. SIGKILL is a crash; SIGTERM stops it cleanly.
  *
  * With GG_CUT_AFTER_WRITES=N it cuts its own power in the middle of a SQLite write transaction:
  * inside the N-th write the store runs after start (a group-commit batch, other writes of the
