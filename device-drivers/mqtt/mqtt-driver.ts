@@ -3,7 +3,8 @@ import type { TimerHandle } from '../../gateway/core/clock.ts';
 import { newId } from '../../gateway/core/ids.ts';
 import type { EventType, SubjectRefs } from '../../gateway/core/model.ts';
 import type { CommandResult, DeviceCommand, DeviceDriver, DriverContext, LinkHealth } from '../driver.ts';
-import { CommandResultMessage, DeviceEventMessage, EVENTS_BY_KIND, HeartbeatMessage, MAX_JSON_BYTES } from './payloads.ts';
+import { EVENTS_BY_KIND } from '../../gateway/core/model.ts';
+import { CommandResultMessage, DeviceEventMessage, HeartbeatMessage, MAX_JSON_BYTES } from './payloads.ts';
 
 /** Extra topic handlers under devices/{id}/…, e.g. camera snapshots (device-drivers/camera). */
 export type TopicHandler = (deviceId: string, subtopic: string, payload: Buffer) => Promise<void>;

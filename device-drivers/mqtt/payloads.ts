@@ -1,14 +1,6 @@
 import { z } from 'zod';
-import { EVENT_TYPES, type DeviceKind, type EventType } from '../../gateway/core/model.ts';
+import { EVENT_TYPES } from '../../gateway/core/model.ts';
 
-/** Which event types each kind of device may report (docs/device-mqtt.md). */
-export const EVENTS_BY_KIND: Record<DeviceKind, readonly EventType[]> = {
-  'access-controller': ['access.granted', 'access.denied', 'door.opened', 'door.closed', 'door.forced', 'door.held-open', 'door.exit-button', 'device.tamper', 'device.fault'],
-  camera: ['face.captured', 'plate.captured', 'intrusion.detected', 'camera.tamper', 'person.passed', 'device.fault'],
-  doorplate: ['doorplate.scan', 'doorplate.sos', 'access.granted', 'access.denied', 'device.tamper', 'device.fault'],
-  sensor: ['sensor.smoke', 'sensor.water', 'sensor.gas', 'sensor.fire', 'sensor.restored', 'door.opened', 'door.closed', 'intrusion.detected', 'device.tamper', 'device.fault'],
-  'alarm-output': ['device.fault', 'device.tamper'],
-};
 
 const short = z.string().min(1).max(64);
 

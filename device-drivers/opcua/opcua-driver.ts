@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { OPCUACertificateManager } from 'node-opcua';
 import type { DeviceConfig } from '../../config/schema/devices.ts';
 import type { OpcuaServerConfig } from '../../config/schema/opcua.ts';
-import { EVENTS_BY_KIND } from '../mqtt/payloads.ts';
+import { EVENTS_BY_KIND } from '../../gateway/core/model.ts';
 import type { CommandResult, DeviceCommand, DeviceDriver, DriverContext, LinkHealth } from '../driver.ts';
 import { ServerLink, type NodeBinding, type NodeProblem } from './server-link.ts';
 

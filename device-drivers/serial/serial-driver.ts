@@ -1,7 +1,7 @@
 import type { SerialBusConfig } from '../../config/schema/serial.ts';
 import type { EventBus } from '../../gateway/core/bus.ts';
 import type { CommandResult, DeviceCommand, DeviceDriver, DriverContext, LinkHealth } from '../driver.ts';
-import { EVENTS_BY_KIND } from '../mqtt/payloads.ts';
+import { EVENTS_BY_KIND } from '../../gateway/core/model.ts';
 import { AlarmOutput } from './alarm-output.ts';
 import { READER_CODECS } from './codecs/index.ts';
 import type { ReaderCodec } from './codecs/reader-codec.ts';

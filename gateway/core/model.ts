@@ -36,6 +36,15 @@ export type DeviceKind = (typeof DEVICE_KINDS)[number];
 export const TRANSPORTS = ['mqtt', 'serial', 'opcua'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
+/** Which event types each kind of device may report (docs/device-mqtt.md); every driver checks it. */
+export const EVENTS_BY_KIND: Record<DeviceKind, readonly EventType[]> = {
+  'access-controller': ['access.granted', 'access.denied', 'door.opened', 'door.closed', 'door.forced', 'door.held-open', 'door.exit-button', 'device.tamper', 'device.fault'],
+  camera: ['face.captured', 'plate.captured', 'intrusion.detected', 'camera.tamper', 'person.passed', 'device.fault'],
+  doorplate: ['doorplate.scan', 'doorplate.sos', 'access.granted', 'access.denied', 'device.tamper', 'device.fault'],
+  sensor: ['sensor.smoke', 'sensor.water', 'sensor.gas', 'sensor.fire', 'sensor.restored', 'door.opened', 'door.closed', 'intrusion.detected', 'device.tamper', 'device.fault'],
+  'alarm-output': ['device.fault', 'device.tamper'],
+};
+
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
