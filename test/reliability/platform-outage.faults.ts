@@ -19,10 +19,12 @@ describe.skipIf(!haveMosquitto)('platform outage of several minutes under steady
     expect(f.store.lost, 'acknowledged events missing from the store').toEqual([]);
     expect(f.evicted).toEqual({ alert: 0, 'alert-update': 0, event: 0, telemetry: 0 });
     expect(f.platform.lost, 'acknowledged events that never reached the platform').toEqual([]);
-    expect(new Set(f.alertsAtPlatform)).toEqual(new Set(f.alertsRaised));
+    // Every forced-door alert arrives; over minutes other rules may raise more (idle devices go
+    // offline), and those arrive too, but they are not this ledger's to count.
+    for (const id of f.alertsRaised) expect(f.alertsAtPlatform).toContain(id);
     console.log(
       `platform outage summary: ${LOAD_MS / 1000} s outage, ${f.store.acked} acknowledged events, lost ${f.store.lost.length} in the store and ` +
-        `${f.platform.lost.length} at the platform, ${f.platform.duplicated.length} duplicated; ${f.alertsRaised.length} alerts, all at the platform; drain ${f.drainMs} ms`,
+        `${f.platform.lost.length} at the platform, ${f.platform.duplicated.length} duplicated; ${f.alertsRaised.length} forced-door alerts, all at the platform (${new Set(f.alertsAtPlatform).size} alerts there in all); drain ${f.drainMs} ms`,
     );
   }, 900_000);
 });
