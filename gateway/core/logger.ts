@@ -43,7 +43,8 @@ export interface LoggerSettings {
 export function createLogger(settings: LoggerSettings = {}): Logger {
   const options: LoggerOptions = {
     name: 'gridguard',
-    level: settings.level ?? process.env.GRIDGUARD_LOG_LEVEL ?? 'info',
+    // The environment wins over the site file, like the other GRIDGUARD_* overrides.
+    level: process.env.GRIDGUARD_LOG_LEVEL ?? settings.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };
   if (settings.destination) return pino(options, settings.destination);
