@@ -53,6 +53,11 @@ let lastEventMs = 0;
  * When the gateway received the event. Every rule an event visits asks, so the last answer is
  * kept: ISO parsing once per event rather than once per rule.
  */
+/** Where an alert about this event happened: its device, place and three codes (三码). */
+export function whereOf(event: Pick<DeviceEvent, 'deviceId' | 'place' | 'codes'>): Pick<DeviceEvent, 'deviceId' | 'place' | 'codes'> {
+  return { deviceId: event.deviceId, place: event.place, codes: event.codes };
+}
+
 export function eventMs(event: Pick<DeviceEvent, 'receivedAt'>): number {
   if (event !== lastEvent) {
     lastEventMs = parseReceivedAt(event.receivedAt);

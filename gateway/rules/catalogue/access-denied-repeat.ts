@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRule } from '../rule-types.ts';
-import { credentialKey, eventMs, subjectLabel } from '../subjects.ts';
+import { credentialKey, eventMs, subjectLabel, whereOf } from '../subjects.ts';
 
 type Hit = [ms: number, eventId: string];
 
@@ -44,9 +44,7 @@ export const accessDeniedRepeat = defineRule({
           details: { thresholds: { count: rule.params.count, windowMinutes: rule.params.windowMinutes }, count: hits.length },
           mergeKey: key.slice(2),
           evidence: hits.map((h) => h[1]),
-          deviceId: event.deviceId,
-          place: event.place,
-          codes: event.codes,
+          ...whereOf(event),
           subject: credential ? { refs: event.subjects, ...(event.identity ? { identity: event.identity } : {}) } : null,
         });
       },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CATEGORIES, SEVERITIES, type EventType } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
-import { eventMs } from '../subjects.ts';
+import { eventMs, whereOf } from '../subjects.ts';
 
 const ALARMS: Partial<Record<EventType, { text: string; severity: (typeof SEVERITIES)[number]; category: (typeof CATEGORIES)[number] }>> = {
   'doorplate.sos': { text: '一键求助 (SOS)', severity: 'critical', category: 'police' },
@@ -37,9 +37,7 @@ export const alarm = defineRule({
           details: { eventType: event.type },
           mergeKey: `${event.deviceId}|${event.type}`,
           evidence: [event.id],
-          deviceId: event.deviceId,
-          place: event.place,
-          codes: event.codes,
+          ...whereOf(event),
           subject: event.subjects.personId || event.subjects.cardNo ? { refs: event.subjects, ...(event.identity ? { identity: event.identity } : {}) } : null,
         });
       },

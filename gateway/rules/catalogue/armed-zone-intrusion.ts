@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { EventType } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
-import { eventMs } from '../subjects.ts';
+import { eventMs, whereOf } from '../subjects.ts';
 
 const TEXT: Record<string, string> = {
   'intrusion.detected': '检测到入侵',
@@ -41,9 +41,7 @@ export const armedZoneIntrusion = defineRule({
           details: { eventType: event.type, zone: event.place.zone ?? null, armed: rule.schedule?.windows ?? 'always' },
           mergeKey: event.place.zone ?? event.deviceId,
           evidence: [event.id],
-          deviceId: event.deviceId,
-          place: event.place,
-          codes: event.codes,
+          ...whereOf(event),
           subject: null,
         });
       },

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
-import { eventMs } from '../subjects.ts';
+import { eventMs, whereOf } from '../subjects.ts';
 
 const KINDS: Record<string, string> = { occlusion: '视频遮挡', moved: '镜头移位', defocus: '画面虚焦', signal: '视频信号丢失', scene: '场景变更' };
 
@@ -23,9 +23,7 @@ export const cameraTamper = defineRule({
           details: { kind },
           mergeKey: event.deviceId,
           evidence: [event.id],
-          deviceId: event.deviceId,
-          place: event.place,
-          codes: event.codes,
+          ...whereOf(event),
           subject: null,
         });
       },

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
-import { eventMs } from '../subjects.ts';
+import { eventMs, whereOf } from '../subjects.ts';
 
 /** 门被强行打开: the controller reports the door opened without a valid release. */
 export const doorForced = defineRule({
@@ -19,9 +19,7 @@ export const doorForced = defineRule({
           details: {},
           mergeKey: event.deviceId,
           evidence: [event.id],
-          deviceId: event.deviceId,
-          place: event.place,
-          codes: event.codes,
+          ...whereOf(event),
           subject: null,
         });
       },

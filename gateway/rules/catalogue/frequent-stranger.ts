@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { EVENT_TYPES, type EventType } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
-import { eventMs, subjectKey, subjectLabel } from '../subjects.ts';
+import { eventMs, subjectKey, subjectLabel, whereOf } from '../subjects.ts';
 
 type Hit = [ms: number, eventId: string];
 const SWEEP_EVERY_MS = 3_600_000;
@@ -73,9 +73,7 @@ export const frequentStranger = defineRule({
           details: { thresholds: { count, windowHours: rule.params.windowHours, minGapMinutes }, sightings: hits.length, subject },
           mergeKey: subject,
           evidence: hits.map((h) => h[1]),
-          deviceId: event.deviceId,
-          place: event.place,
-          codes: event.codes,
+          ...whereOf(event),
           subject: { refs, ...(event.identity ? { identity: event.identity } : {}) },
         });
       },

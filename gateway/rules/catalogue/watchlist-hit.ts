@@ -4,7 +4,7 @@ import type { Identifier } from '../../identify/identifier.ts';
 import { normalizePlate, type WatchRecord } from '../../store/registry.ts';
 import { hhmm, inScope } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
-import { eventMs } from '../subjects.ts';
+import { eventMs, whereOf } from '../subjects.ts';
 
 const LEVEL_RANK: Record<WatchLevel, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
@@ -76,9 +76,7 @@ export const watchlistHit = defineRule({
           details: { watchEntry: watch.entryId, level: watch.level, reason: watch.reason, matchedBy: by },
           mergeKey: `${watch.entryId}|${event.place.gate ?? event.deviceId}`,
           evidence: [event.id],
-          deviceId: event.deviceId,
-          place: event.place,
-          codes: event.codes,
+          ...whereOf(event),
           subject: { refs: event.subjects, identity: { ...identity, matchedBy: by, watch } },
         });
         void rule;
