@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { ConfigError, loadConfigText } from '../../../config/load.ts';
+import { loadConfigText } from '../../../config/load.ts';
 import { NODE_ID_PATTERN } from '../../../config/schema/opcua.ts';
 import { testSite } from '../../helpers/gateway.ts';
+import { configErrors } from '../../helpers/config.ts';
 
 /** The OPC-UA part of the site file: checked at load time, each error with its line and path. */
 describe('OPC-UA site configuration', () => {
@@ -18,15 +19,7 @@ describe('OPC-UA site configuration', () => {
       devices: [...(base.devices as unknown[]), { id: 'fire-1', kind: 'sensor', transport: 'opcua', location: { zone: 'z-north' }, opcua: { server: 'fire-host', ...opcua } }],
     });
 
-  const errorsOf = (text: string): string[] => {
-    try {
-      loadConfigText(text, 'site.yaml');
-    } catch (error) {
-      if (error instanceof ConfigError) return error.message.split('\n').slice(1);
-      throw error;
-    }
-    return [];
-  };
+  const errorsOf = configErrors;
 
   it('accepts a full example and fills in the defaults', () => {
     const { config } = loadConfigText(

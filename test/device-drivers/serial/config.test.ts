@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigText } from '../../../config/load.ts';
+import { loadConfigText } from '../../../config/load.ts';
+import { configErrors } from '../../helpers/config.ts';
 
 const site = `
 site:
@@ -39,15 +40,7 @@ devices:
     serial: { bus: rs485-1, protocol: gg-frame, address: 7 }
 `;
 
-const errorsOf = (text: string): string[] => {
-  try {
-    loadConfigText(text, 'site.yaml');
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message.split('\n').slice(1);
-    throw error;
-  }
-  return [];
-};
+const errorsOf = configErrors;
 
 describe('serial config schema', () => {
   it('accepts buses, Modbus points, outputs, alarm and readers, filling defaults', () => {
