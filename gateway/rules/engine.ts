@@ -64,8 +64,8 @@ export class RuleEngine implements Service {
       site: SiteModel;
       identifier: Identifier;
       alerts: AlertService;
-      /** Durable rule state; may be supplied later with useStore(), before start(). */
-      store?: Store;
+      /** Durable rule state. */
+      store: Store;
       bus: EventBus;
       clock: Clock;
       metrics: Metrics;
@@ -73,13 +73,7 @@ export class RuleEngine implements Service {
     },
   ) {}
 
-  /** For a composition root that built the engine before handing it the store. Call before start(). */
-  useStore(store: Store): void {
-    this.deps.store = store;
-  }
-
   private get store(): Store {
-    if (!this.deps.store) throw new Error('the rule engine needs a store for its durable state (RuleEngine deps.store or useStore())');
     return this.deps.store;
   }
 

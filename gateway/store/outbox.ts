@@ -33,13 +33,6 @@ export interface SendBatch {
   bytes: number;
 }
 
-export interface OutboxDepth {
-  kind: OutboxKind;
-  count: number;
-  bytes: number;
-  oldestMs: number | null;
-}
-
 export interface OutboxClassTotals {
   kind: OutboxKind;
   count: number;
@@ -72,7 +65,6 @@ export class OutboxRepo {
   private nextClass: Statement;
   private batchStmt: Statement;
   private deleteStmt: Statement;
-  private depthStmt: Statement;
   private policy: OutboxPolicy = { quotaBytes: null, evictAlerts: false, ttlMs: {} };
   // The v4 tables may be absent when a test opens the store with its own migrations: prepare late.
   private lazy: Record<string, Statement> = {};
@@ -84,9 +76,6 @@ export class OutboxRepo {
     this.nextClass = db.prepare('SELECT class FROM outbox ORDER BY class, seq LIMIT 1');
     this.batchStmt = db.prepare('SELECT * FROM outbox WHERE class = ? AND seq > ? ORDER BY seq LIMIT ?');
     this.deleteStmt = db.prepare('DELETE FROM outbox WHERE seq = ?');
-    this.depthStmt = db.prepare(
-      'SELECT kind, COUNT(*) AS count, COALESCE(SUM(bytes), 0) AS bytes, MIN(created_ms) AS oldestMs FROM outbox GROUP BY kind',
-    );
   }
 
   private stmt(sql: string): Statement {
@@ -256,10 +245,6 @@ export class OutboxRepo {
    */
   removeRange(cls: number, firstSeq: number, lastSeq: number): number {
     return this.stmt('DELETE FROM outbox WHERE class = ? AND seq BETWEEN ? AND ?').run(cls, firstSeq, lastSeq).changes;
-  }
-
-  depth(): OutboxDepth[] {
-    return this.depthStmt.all() as OutboxDepth[];
   }
 
   count(): number {

@@ -17,8 +17,8 @@ const SITE = {
   platform: { url: 'mqtt://127.0.0.1:1', heartbeatSeconds: 60, outbox: { quotaBytes: 16 * 1024, ttlSeconds: { telemetry: 150 } } },
 };
 
-function setup() {
-  const { config } = loadConfigText(stringify(SITE), 'site.yaml');
+function setup(site: Record<string, unknown> = SITE) {
+  const { config } = loadConfigText(stringify(site), 'site.yaml');
   const store = Store.open(':memory:');
   const clock = new FakeClock();
   const bus = new EventBus();
@@ -26,7 +26,7 @@ function setup() {
   const log = pino({ level: 'silent' });
   const identifier = new Identifier(store.registry);
   const alerts = new AlertService({ store, bus, clock, metrics, log });
-  const rules = new RuleEngine({ rules: [], site: null as never, identifier, alerts, bus, clock, metrics, log });
+  const rules = new RuleEngine({ rules: [], site: null as never, identifier, alerts, store, bus, clock, metrics, log });
   const uplink = new Uplink({ config: config.platform!, gatewayId: 'gw-test-1', communityGridCode: 'CG350102001', version: 't', store, bus, clock, metrics, log, resolvePath: (p) => p });
   const cloudSync = new CloudSync({ config, store, bus, clock, metrics, log, identifier, alerts, rules, resolvePath: (p) => p, uplink: () => uplink });
   const flush = async () => {
@@ -84,17 +84,7 @@ describe('CloudSync: outbox bounds and heartbeats on a fake clock', () => {
 
 describe('CloudSync: the platform public key', () => {
   it('refuses to start with a missing key file, naming the setting and the file', () => {
-    const { config } = loadConfigText(stringify({ ...SITE, platform: { ...SITE.platform, commandPublicKey: '/nonexistent/platform.pub.pem' } }), 'site.yaml');
-    const store = Store.open(':memory:');
-    const clock = new FakeClock();
-    const bus = new EventBus();
-    const metrics = new Metrics();
-    const log = pino({ level: 'silent' });
-    const identifier = new Identifier(store.registry);
-    const alerts = new AlertService({ store, bus, clock, metrics, log });
-    const rules = new RuleEngine({ rules: [], site: null as never, identifier, alerts, bus, clock, metrics, log });
-    const uplink = new Uplink({ config: config.platform!, gatewayId: 'gw-test-1', communityGridCode: 'CG350102001', version: 't', store, bus, clock, metrics, log, resolvePath: (p) => p });
-    const cloudSync = new CloudSync({ config, store, bus, clock, metrics, log, identifier, alerts, rules, resolvePath: (p) => p, uplink: () => uplink });
+    const { cloudSync } = setup({ ...SITE, platform: { ...SITE.platform, commandPublicKey: '/nonexistent/platform.pub.pem' } });
     expect(() => cloudSync.start()).toThrow(/gw-test-1: platform.commandPublicKey \(\/nonexistent\/platform.pub.pem\): cannot read: ENOENT/);
     cloudSync.stop();
   });
