@@ -487,8 +487,16 @@ export class Uplink implements Service {
         }
       })
       .catch((e: unknown) => {
+        // The platform has these rows; only the delete failed (e.g. the disk is full). Retry the
+        // delete rather than resend: until it succeeds they sit past sentUpTo and would otherwise
+        // wait for a reconnect, and a crash meanwhile merely resends them (at-least-once).
         this.deps.metrics.errors.inc({ component: 'uplink' });
-        log.error({ err: e }, 'uplink: could not remove acknowledged rows; they will be sent again');
+        log.error({ err: e }, 'uplink: could not remove acknowledged rows; retrying the delete');
+        this.pendingDeletes.unshift(...batch);
+        if (!this.deleteTimer && !this.stopping) {
+          this.deleteTimer = setTimeout(() => void this.flushDeletes(), 1_000);
+          this.deleteTimer.unref();
+        }
       });
   }
 
