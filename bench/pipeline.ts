@@ -69,7 +69,7 @@ async function pipelineThroughput(n: number) {
   const stored = store.events.count();
   const queued = store.outbox.count();
   const alertRows = store.alerts.list({ limit: 1000 });
-  const stats = { ...store.writes.stats };
+  const stats = store.writeStats();
   await Promise.all(clients.map((c) => c.endAsync()));
   await gw.stop();
   return { rate: (perDevice * DEVICES.length) / seconds, stored, queued, alerts: alertRows.length, merged: alertRows.reduce((n, a) => n + a.occurrences, 0), stats };

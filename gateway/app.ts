@@ -37,6 +37,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** Overrides simulator.enabled from the config. */
   simulator?: boolean;
+  /** The event writer thread's module (fault-injection tests substitute one that cuts the power). */
+  eventWriterModule?: URL;
 }
 
 /** Services a test or a later module may reach once the gateway started. */
@@ -90,7 +92,8 @@ export class Gateway {
     const { log, clock, metrics } = this;
     this.startedMs = clock.now();
     const dataDir = resolve(config.storage.dataDir);
-    const store = Store.open(Store.fileIn(dataDir), {
+    const store = await Store.openThreaded(Store.fileIn(dataDir), {
+      eventWriterModule: this.options.eventWriterModule,
       onBackup: (path, from, to) => log.warn({ path }, `database backed up before migrating from v${from} to v${to}`),
     });
     const bus = new EventBus((event, error) => {
@@ -218,7 +221,7 @@ export class Gateway {
       } catch {
         /* store may already be closed */
       }
-      this.s.store.close();
+      await this.s.store.close();
     }
     this.s = null;
   }
@@ -240,7 +243,7 @@ export class Gateway {
       outbox: { total: outbox.reduce((n, d) => n + d.count, 0), byKind: outbox },
       platform: s.uplink ? s.uplink.state : { enabled: false },
       rules: { active: s.rules.activeRules().map((r) => r.id), problems: s.rules.problems },
-      store: { writes: s.store.writes.stats, pendingWrites: s.store.writes.pending },
+      store: { writes: s.store.writeStats() },
       rejected: await this.metrics.rejectedSummary(),
       ports: this.ports,
     };

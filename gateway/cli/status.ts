@@ -11,7 +11,7 @@ export interface GatewayStatus {
   uptimeSeconds?: number;
   devices?: { total: number; online: number; offline: number };
   outbox?: { total: number; byKind: { kind: string; count: number; oldestMs?: number | null }[] };
-  store?: { pendingWrites?: number };
+  store?: { writes?: { pending?: number; failed?: number } };
   platform?: { enabled?: boolean; connected?: boolean; url?: string; lastAckAt?: string | null; lastError?: string | null; inFlightEnvelopes?: number };
   links?: Record<string, { lastFrameAt?: string | null; connected?: boolean }>;
   rules?: { active?: string[]; problems?: unknown[] };
@@ -46,7 +46,7 @@ export function formatStatus(s: GatewayStatus): string {
     `devices      ${s.devices?.online ?? '?'} online of ${s.devices?.total ?? '?'} (${s.devices?.offline ?? '?'} offline)`,
     `last device  ${ago(lastDeviceFrame(s))}`,
     `outbox       ${s.outbox?.total ?? '?'} waiting for the platform${kinds ? ` (${kinds})` : ''}`,
-    `store        ${s.store?.pendingWrites ?? 0} write(s) queued`,
+    `store        ${s.store?.writes?.pending ?? 0} write(s) queued, ${s.store?.writes?.failed ?? 0} failed since start`,
     `platform     ${platform}`,
     ...(s.rules?.problems && s.rules.problems.length ? [`rules        ${s.rules.problems.length} problem(s): gridguard check`] : []),
   ].join('\n');

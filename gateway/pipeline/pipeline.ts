@@ -60,10 +60,7 @@ export class Pipeline implements EventSink {
 
     const started = process.hrtime.bigint();
     const json = JSON.stringify(event);
-    await store.writes.write(() => {
-      store.events.insert(event, json);
-      store.outbox.enqueueJson('event', event.id, json, nowMs);
-    });
+    await store.eventLog.append(event, json, nowMs);
     metrics.ingestLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     metrics.events.inc({ type: event.type });
     if (this.deps.logEvents) {

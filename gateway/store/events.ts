@@ -24,6 +24,13 @@ export function subjectKeyOf(event: Pick<DeviceEvent, 'subjects' | 'identity'>):
   return null;
 }
 
+/** An event as the columns of its row, the last being its JSON: what a writer thread is sent. */
+export type EventRow = [id: string, deviceId: string, type: string, deviceTime: string, receivedMs: number, subjectKey: string | null, identityKind: string | null, body: string];
+
+export function eventRow(event: DeviceEvent, json: string = JSON.stringify(event)): EventRow {
+  return [event.id, event.deviceId, event.type, event.deviceTime, Date.parse(event.receivedAt), subjectKeyOf(event), event.identity?.kind ?? null, json];
+}
+
 export class EventsRepo {
   private insertStmt: Statement;
   private getStmt: Statement;
@@ -37,16 +44,11 @@ export class EventsRepo {
 
   /** `json` is the event serialised, when the caller has it already. */
   insert(event: DeviceEvent, json: string = JSON.stringify(event)): void {
-    this.insertStmt.run(
-      event.id,
-      event.deviceId,
-      event.type,
-      event.deviceTime,
-      Date.parse(event.receivedAt),
-      subjectKeyOf(event),
-      event.identity?.kind ?? null,
-      json,
-    );
+    this.insertRow(eventRow(event, json));
+  }
+
+  insertRow(row: EventRow): void {
+    this.insertStmt.run(...row);
   }
 
   get(id: string): DeviceEvent | undefined {

@@ -66,6 +66,7 @@ export class OutboxRepo {
   private batchStmt: Statement;
   private deleteStmt: Statement;
   private policy: OutboxPolicy = { quotaBytes: null, evictAlerts: false, ttlMs: {} };
+  private readonly policyListeners: ((policy: OutboxPolicy) => void)[] = [];
   // The v4 tables may be absent when a test opens the store with its own migrations: prepare late.
   private lazy: Record<string, Statement> = {};
 
@@ -84,6 +85,13 @@ export class OutboxRepo {
 
   configure(policy: OutboxPolicy): void {
     this.policy = policy;
+    for (const listener of this.policyListeners) listener(policy);
+  }
+
+  /** Another connection that enqueues (the event writer thread) must bound the outbox the same way. */
+  onConfigure(listener: (policy: OutboxPolicy) => void): void {
+    this.policyListeners.push(listener);
+    listener(this.policy);
   }
 
   get currentPolicy(): Readonly<OutboxPolicy> {

@@ -9,6 +9,14 @@ export interface WriteQueueStats {
   largestBatch: number;
 }
 
+/** Another writer on the same database (the event writer thread): commit only while it is idle. */
+export interface WriteGate {
+  readonly busy: boolean;
+  whenIdle(callback: () => void): void;
+  /** Called before the other writer starts a transaction: commit what is queued here first. */
+  beforeEachBatch(callback: () => void): void;
+}
+
 /**
  * Group commit: writes queued in the same turn of the event loop share one transaction and one
  * fsync. A failing write is rejected alone while the rest of its batch commits: the batch is then
@@ -20,6 +28,8 @@ export class WriteQueue {
   private queue: Op[] = [];
   private scheduled = false;
   private closed = false;
+  private gate: WriteGate | null = null;
+  private waitingForGate = false;
   readonly stats: WriteQueueStats = { batches: 0, writes: 0, failed: 0, largestBatch: 0 };
 
   constructor(
@@ -39,14 +49,32 @@ export class WriteQueue {
     });
   }
 
+  /** SQLite has one writer at a time: take turns with `gate` instead of blocking in its busy handler. */
+  shareWith(gate: WriteGate): void {
+    this.gate = gate;
+    // Alerts and rule state queued here go before the next batch of events: an alert then waits
+    // for at most one commit of the other writer, never for a queue of them.
+    gate.beforeEachBatch(() => this.flush());
+  }
+
   get pending(): number {
     return this.queue.length;
   }
 
-  /** Commits everything queued so far. Runs synchronously. */
+  /** Commits everything queued so far, synchronously; while the gate's writer is mid-batch, as soon as it is idle. */
   flush(): void {
     this.scheduled = false;
     if (this.queue.length === 0) return;
+    if (this.gate?.busy) {
+      if (!this.waitingForGate) {
+        this.waitingForGate = true;
+        this.gate.whenIdle(() => {
+          this.waitingForGate = false;
+          this.flush();
+        });
+      }
+      return;
+    }
     const batch = this.queue;
     this.queue = [];
     let results: { ok: boolean; value: unknown }[];
@@ -90,6 +118,8 @@ export class WriteQueue {
         try {
           results.push({ ok: true, value: this.db.transaction(op.run)(this.db) });
         } catch (error) {
+          // Disk full or an I/O error rolls back the whole transaction: report that cause.
+          if (!this.db.inTransaction) throw error;
           results.push({ ok: false, value: error });
         }
       }

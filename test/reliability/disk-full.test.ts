@@ -1,6 +1,6 @@
 /**
  * Disk full, as SQLite sees it: the database may not grow (`PRAGMA max_page_count` set to its
- * current size on the gateway's own connection, so every commit that needs a new page fails with
+ * current size on every connection of the gateway, so every commit that needs a new page fails with
  * SQLITE_FULL, exactly as on a full file system) while eight devices publish; then space comes
  * back. Expected, with the ledger: no PUBACK for what was not stored (no acknowledged event
  * lost), the gateway stays up and answers status, and once space is back the devices' traffic
@@ -46,9 +46,9 @@ describe.skipIf(!haveMosquitto)('disk full: the database cannot grow under devic
     await waitFor(() => ledger.acked >= 200, 'the devices to get going');
 
     const pages = store.db.pragma('page_count', { simple: true }) as number;
-    store.db.pragma(`max_page_count = ${pages}`);
-    const failedBefore = store.writes.stats.failed;
-    await waitFor(() => store.writes.stats.failed > failedBefore + 50, 'commits failing with the disk full', 60_000);
+    await store.setMaxPageCount(pages);
+    const failedBefore = store.writeStats().failed;
+    await waitFor(() => store.writeStats().failed > failedBefore + 50, 'commits failing with the disk full', 60_000);
     // Full: acknowledgements stop (allow the few in flight at the switch to finish).
     await new Promise((r) => setTimeout(r, 500));
     const ackedWhenFull = ledger.acked;
@@ -58,10 +58,10 @@ describe.skipIf(!haveMosquitto)('disk full: the database cannot grow under devic
     const status = await gw.gateway.status();
     // The failures are visible to an operator: GET /api/status → store.writes.failed.
     expect((status.store as { writes: { failed: number } }).writes.failed).toBeGreaterThan(failedBefore);
-    console.log(`disk full: ${store.writes.stats.failed - failedBefore} writes failed, ${ackedWhileFull} PUBACKs in 2 s while full; ${summarize(fullCmp)}`);
+    console.log(`disk full: ${store.writeStats().failed - failedBefore} writes failed, ${ackedWhileFull} PUBACKs in 2 s while full; ${summarize(fullCmp)}`);
     expect(fullCmp.lost, 'acknowledged while the disk was full, but not stored').toEqual([]);
 
-    store.db.pragma('max_page_count = 1073741823');
+    await store.setMaxPageCount(1073741823);
     const resumeFrom = ledger.acked;
     await waitFor(() => ledger.acked >= resumeFrom + 200, 'the devices to be acknowledged again once space is back', 60_000);
     await load.stop();

@@ -1,0 +1,98 @@
+/**
+ * The event writer thread (see ThreadEventLog): its own connection to the gateway's database,
+ * committing batches of events with their outbox rows. The schema is already migrated by the
+ * main connection. The same repositories as the main thread write the rows, so the outbox quota
+ * is enforced inside the same transaction as on the main connection.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import type { FromWriter, ToWriter, WriteError } from './event-log.ts';
+import { EventsRepo, type EventRow } from './events.ts';
+import { OutboxRepo } from './outbox.ts';
+
+export interface EventWriterData {
+  file: string;
+  synchronous: 'FULL' | 'NORMAL';
+}
+
+export interface EventWriterHooks {
+  /** After each row is written, inside its transaction (fault-injection tests cut the power here). */
+  afterRow?(db: Database): void;
+}
+
+export function serveEventWriter(port: MessagePort, { file, synchronous }: EventWriterData, hooks: EventWriterHooks = {}): void {
+  const db = new BetterSqlite3(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  const events = new EventsRepo(db);
+  const outbox = new OutboxRepo(db);
+
+  function appendOne([row, nowMs]: [EventRow, number]): void {
+    events.insertRow(row);
+    outbox.enqueueJson('event', row[0], row[7], nowMs);
+    hooks.afterRow?.(db);
+  }
+
+  /** One transaction; when a row fails, again with a savepoint per row so only that row fails. */
+  function append(items: [EventRow, number][]): (WriteError | null)[] | null {
+    try {
+      db.transaction(() => {
+        for (const item of items) appendOne(item);
+      })();
+      return null;
+    } catch {
+      const errors: (WriteError | null)[] = [];
+      try {
+        db.transaction(() => {
+          for (const item of items) {
+            try {
+              db.transaction(appendOne)(item);
+              errors.push(null);
+            } catch (error) {
+              // SQLite rolls back the whole transaction on some errors (disk full, I/O): then no
+              // row of the batch can commit, and this error, not "no transaction", is the cause.
+              if (!db.inTransaction) throw error;
+              errors.push(describe(error));
+            }
+          }
+        })();
+        return errors;
+      } catch (error) {
+        // The commit itself failed (disk full, I/O error): nothing of the batch is durable.
+        const failure = describe(error);
+        return items.map(() => failure);
+      }
+    }
+  }
+
+  port.on('message', (msg: ToWriter) => {
+    switch (msg.type) {
+      case 'append':
+        port.postMessage({ type: 'appended', errors: append(msg.items) } satisfies FromWriter);
+        break;
+      case 'policy':
+        outbox.configure(msg.policy);
+        break;
+      case 'pragma':
+        try {
+          db.pragma(msg.pragma);
+          port.postMessage({ type: 'pragma', id: msg.id } satisfies FromWriter);
+        } catch (error) {
+          port.postMessage({ type: 'pragma', id: msg.id, error: describe(error) } satisfies FromWriter);
+        }
+        break;
+      case 'close':
+        db.close();
+        port.close();
+        break;
+    }
+  });
+  port.postMessage({ type: 'ready' } satisfies FromWriter);
+}
+
+function describe(error: unknown): WriteError {
+  const e = error as { message?: string; code?: unknown };
+  return { message: e?.message ?? String(error), ...(typeof e?.code === 'string' ? { code: e.code } : {}) };
+}
