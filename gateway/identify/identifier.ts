@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../../config/schema/index.ts';
 import type { Identity, SubjectRefs, WatchLevel } from '../core/model.ts';
-import { normalizePlate, type PersonRecord, type RegistryRepo, type WatchRecord } from '../store/registry.ts';
+import { normalizeCredential, normalizePlate, type CredentialType, type PersonRecord, type RegistryRepo, type WatchRecord } from '../store/registry.ts';
 
 /** A feature vector → the enrolled face id it matches at the configured threshold, or null. */
 export type FaceMatcher = (feature: readonly number[]) => string | null;
@@ -8,6 +8,16 @@ export type FaceMatcher = (feature: readonly number[]) => string | null;
 const LEVEL_RANK: Record<WatchLevel, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
 const toMs = (iso?: string) => (iso ? Date.parse(iso) : null);
+/** The valid entry of a higher level than `best` among `entries` (the first of a level wins), else `best`. */
+function bestEntry(entries: WatchRecord[] | undefined, nowMs: number, best: WatchRecord | undefined): WatchRecord | undefined {
+  if (entries === undefined) return best;
+  for (const entry of entries) {
+    if (!within(nowMs, entry.validFromMs, entry.validToMs)) continue;
+    if (!best || LEVEL_RANK[entry.level] < LEVEL_RANK[best.level]) best = entry;
+  }
+  return best;
+}
+
 const within = (nowMs: number, from: number | null, to: number | null) => (from === null || nowMs >= from) && (to === null || nowMs <= to);
 
 /**
@@ -17,8 +27,18 @@ const within = (nowMs: number, from: number | null, to: number | null) => (from 
  */
 export class Identifier {
   private persons = new Map<string, PersonRecord>();
-  private credentials = new Map<string, string>(); // `${type}:${value}` → person id
-  private watch = new Map<string, WatchRecord[]>(); // `${type}:${value}` → entries
+  /**
+   * One map per credential type (normalised value → the person's current record) and per watched
+   * subject type (normalised value → entries): identify looks the event's own strings up as they
+   * are, with no `type:value` key built per reference and no second lookup by person id.
+   */
+  private credentials: Record<CredentialType, Map<string, PersonRecord>> = { card: new Map(), plate: new Map(), face: new Map() };
+  private watch: Record<WatchRecord['subjectType'], Map<string, WatchRecord[]>> = { card: new Map(), plate: new Map(), face: new Map(), person: new Map() };
+  /** watchEntries(), flattened once per change of the watchlist rather than once per watchlist hit. */
+  private watchList: WatchRecord[] | null = null;
+  /** The last plate normalised and its normal form: one event's plate is looked up more than once. */
+  private lastPlate = '';
+  private lastPlateNormal = '';
 
   private faceMatcher: FaceMatcher | null = null;
 
@@ -36,8 +56,9 @@ export class Identifier {
   /** Loads the in-memory index from SQLite. */
   load(): void {
     this.persons.clear();
-    this.credentials.clear();
-    this.watch.clear();
+    for (const map of Object.values(this.credentials)) map.clear();
+    for (const map of Object.values(this.watch)) map.clear();
+    this.watchList = null;
     for (const p of this.repo.persons()) this.indexPerson(p);
     for (const w of this.repo.watchlist()) this.indexWatch(w);
   }
@@ -115,48 +136,44 @@ export class Identifier {
     return this.persons.values();
   }
 
+  /** Every watch entry (a copy: callers may keep or change it). */
   watchEntries(): WatchRecord[] {
-    return [...this.watch.values()].flat();
+    this.watchList ??= Object.values(this.watch).flatMap((map) => [...map.values()].flat());
+    return this.watchList.slice();
   }
 
+  /**
+   * Who the event's subject is: the first reference that resolves to a registered person (card,
+   * plate, face, person id, in that order), and the highest-level valid watch entry on any of the
+   * references or on that person (the first one found wins a tie).
+   */
   identify(refs: SubjectRefs, nowMs: number): Identity | undefined {
-    const keys: [Identity['matchedBy'] & string, string][] = [];
-    if (refs.cardNo) keys.push(['card', `card:${refs.cardNo.trim()}`]);
-    if (refs.plate) keys.push(['plate', `plate:${normalizePlate(refs.plate)}`]);
-    if (refs.faceId) keys.push(['face', `face:${refs.faceId}`]);
-    else if (refs.feature && this.faceMatcher) {
-      const faceId = this.faceMatcher(refs.feature);
-      if (faceId) keys.push(['face', `face:${faceId}`]);
-    }
-    if (refs.personId) keys.push(['person', `person:${refs.personId}`]);
-    if (keys.length === 0) return undefined;
+    const card = refs.cardNo ? refs.cardNo.trim() : undefined;
+    const plate = refs.plate ? this.normalPlate(refs.plate) : undefined;
+    let face: string | undefined;
+    if (refs.faceId) face = refs.faceId;
+    else if (refs.feature && this.faceMatcher) face = this.faceMatcher(refs.feature) || undefined;
+    const personRef = refs.personId || undefined;
+    if (card === undefined && plate === undefined && face === undefined && personRef === undefined) return undefined;
 
     // The person a credential belongs to is itself watchable by person id.
     let person: PersonRecord | undefined;
     let matchedBy: Identity['matchedBy'];
-    for (const [by, key] of keys) {
-      const pid = by === 'person' ? key.slice(7) : this.credentials.get(key);
-      const p = pid ? this.persons.get(pid) : undefined;
-      if (p) {
-        person = p;
-        matchedBy = by;
-        break;
-      }
-    }
-    const watchKeys = keys.map(([, k]) => k);
-    if (person) watchKeys.push(`person:${person.id}`);
+    if (card !== undefined) person = this.credentials.card.get(card);
+    if (person) matchedBy = 'card';
+    else if (plate !== undefined && (person = this.credentials.plate.get(plate))) matchedBy = 'plate';
+    else if (face !== undefined && (person = this.credentials.face.get(face))) matchedBy = 'face';
+    else if (personRef !== undefined && (person = this.persons.get(personRef))) matchedBy = 'person';
 
     let best: WatchRecord | undefined;
     let bestBy: Identity['matchedBy'];
-    for (const key of watchKeys) {
-      for (const entry of this.watch.get(key) ?? []) {
-        if (!within(nowMs, entry.validFromMs, entry.validToMs)) continue;
-        if (!best || LEVEL_RANK[entry.level] < LEVEL_RANK[best.level]) {
-          best = entry;
-          bestBy = key.slice(0, key.indexOf(':')) as Identity['matchedBy'];
-        }
-      }
-    }
+    let better: WatchRecord | undefined;
+    const watch = this.watch;
+    if (card !== undefined && (better = bestEntry(watch.card.get(card), nowMs, best)) !== best) [best, bestBy] = [better, 'card'];
+    if (plate !== undefined && (better = bestEntry(watch.plate.get(plate), nowMs, best)) !== best) [best, bestBy] = [better, 'plate'];
+    if (face !== undefined && (better = bestEntry(watch.face.get(face), nowMs, best)) !== best) [best, bestBy] = [better, 'face'];
+    if (personRef !== undefined && (better = bestEntry(watch.person.get(personRef), nowMs, best)) !== best) [best, bestBy] = [better, 'person'];
+    if (person && (better = bestEntry(watch.person.get(person.id), nowMs, best)) !== best) [best, bestBy] = [better, 'person'];
     if (best) {
       const identity: Identity = { kind: 'watchlisted', matchedBy: bestBy, watch: { entryId: best.id, level: best.level, reason: best.reason } };
       if (person) Object.assign(identity, { personId: person.id, name: person.name, houseIds: person.houses });
@@ -173,32 +190,46 @@ export class Identifier {
     return { kind: 'unknown' };
   }
 
+  private normalPlate(plate: string): string {
+    if (plate !== this.lastPlate) {
+      this.lastPlateNormal = normalizePlate(plate);
+      this.lastPlate = plate;
+    }
+    return this.lastPlateNormal;
+  }
+
   private indexPerson(p: PersonRecord): void {
     this.persons.set(p.id, p);
-    for (const c of p.credentials) this.credentials.set(`${c.type}:${c.type === 'plate' ? normalizePlate(c.value) : c.value.trim()}`, p.id);
+    for (const c of p.credentials) this.credentials[c.type].set(normalizeCredential(c.type, c.value), p);
   }
 
   private unindexPerson(p: PersonRecord): void {
     this.persons.delete(p.id);
     for (const c of p.credentials) {
-      const key = `${c.type}:${c.type === 'plate' ? normalizePlate(c.value) : c.value.trim()}`;
-      if (this.credentials.get(key) === p.id) this.credentials.delete(key);
+      const map = this.credentials[c.type];
+      const value = normalizeCredential(c.type, c.value);
+      if (map.get(value)?.id === p.id) map.delete(value);
     }
   }
 
   private indexWatch(w: WatchRecord): void {
-    const key = `${w.subjectType}:${w.subjectType === 'plate' ? normalizePlate(w.subjectValue) : w.subjectValue.trim()}`;
-    const list = this.watch.get(key) ?? [];
+    this.watchList = null;
+    const map = this.watch[w.subjectType];
+    const value = normalizeCredential(w.subjectType, w.subjectValue);
+    const list = map.get(value) ?? [];
     list.push(w);
-    this.watch.set(key, list);
+    map.set(value, list);
   }
 
   private removeWatchFromIndex(id: string): void {
-    for (const [key, list] of this.watch) {
-      const kept = list.filter((w) => w.id !== id);
-      if (kept.length === list.length) continue;
-      if (kept.length) this.watch.set(key, kept);
-      else this.watch.delete(key);
+    this.watchList = null;
+    for (const map of Object.values(this.watch)) {
+      for (const [value, list] of map) {
+        const kept = list.filter((w) => w.id !== id);
+        if (kept.length === list.length) continue;
+        if (kept.length) map.set(value, kept);
+        else map.delete(value);
+      }
     }
   }
 }

@@ -29,23 +29,37 @@ interface CompiledWindow {
   to: number;
   days: Set<number> | null;
 }
-const compiled = new WeakMap<Schedule, CompiledWindow[]>();
+interface CompiledSchedule {
+  windows: CompiledWindow[];
+  /** The last minute asked about and the answer: every event of a minute gets the same one. */
+  minute: number;
+  inside: boolean;
+}
+const compiled = new WeakMap<Schedule, CompiledSchedule>();
 
 /** Window bounds as minutes since midnight, parsed once per schedule rather than once per event. */
-function windowsOf(schedule: Schedule): CompiledWindow[] {
-  let windows = compiled.get(schedule);
-  if (!windows) {
-    windows = schedule.windows.map((w) => ({ from: toMinutes(w.from), to: toMinutes(w.to), days: w.days ? new Set(w.days) : null }));
-    compiled.set(schedule, windows);
+function compiledOf(schedule: Schedule): CompiledSchedule {
+  let c = compiled.get(schedule);
+  if (!c) {
+    c = { windows: schedule.windows.map((w) => ({ from: toMinutes(w.from), to: toMinutes(w.to), days: w.days ? new Set(w.days) : null })), minute: NaN, inside: false };
+    compiled.set(schedule, c);
   }
-  return windows;
+  return c;
 }
 
 /** True when the instant falls in one of the schedule's windows; windows may wrap past midnight. */
 export function inSchedule(schedule: ResolvedRule<unknown>['schedule'], ms: number): boolean {
   if (!schedule) return true;
-  const { weekday, minutes } = minuteParts(ms, schedule.timezone ?? 'Asia/Shanghai');
-  for (const { from, to, days } of windowsOf(schedule)) {
+  const c = compiledOf(schedule);
+  const minute = Math.floor(ms / 60_000);
+  if (minute === c.minute) return c.inside;
+  c.inside = inWindows(c.windows, minuteParts(ms, schedule.timezone ?? 'Asia/Shanghai'));
+  c.minute = minute;
+  return c.inside;
+}
+
+function inWindows(windows: CompiledWindow[], { weekday, minutes }: Parts): boolean {
+  for (const { from, to, days } of windows) {
     if (from <= to) {
       if (minutes >= from && minutes < to && (!days || days.has(weekday))) return true;
     } else if (minutes >= from) {

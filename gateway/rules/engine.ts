@@ -33,6 +33,14 @@ interface ActiveRule {
   ctx: RuleContext;
   /** True while stored events are replayed into the rule: what it raises was raised live already. */
   muted: { on: boolean };
+  /** Events outside the rule's schedule do not reach it (it has one and does not gate only its alerts). */
+  scheduled: boolean;
+}
+
+interface Route {
+  rules: ActiveRule[];
+  /** Per device: the place the answer was worked out for, and the rules whose circle holds it. */
+  byDevice: Map<string, { place: DeviceEvent['place']; rules: ActiveRule[] }>;
 }
 
 /** The engine's own bookkeeping lives in rule_state under this id. */
@@ -233,7 +241,7 @@ export class RuleEngine implements Service {
     const type = RULE_CATALOGUE.get(config.type) as RuleType<unknown>;
     const muted = { on: false };
     const ctx = this.contextFor(config, type, muted);
-    const entry: ActiveRule = { config, type, instance: {}, ctx, muted };
+    const entry: ActiveRule = { config, type, instance: {}, ctx, muted, scheduled: type.filter !== 'alerts' && config.schedule !== undefined };
     const lookbackMs = type.rebuildLookbackMs?.(config.params);
     ctx.state.setEventSourced(lookbackMs !== undefined);
     try {
@@ -311,15 +319,29 @@ export class RuleEngine implements Service {
     void store.writes.write(() => store.ruleState.set(ENGINE_STATE_ID, 'aliveAt', now, now)).catch(() => {});
   }
 
-  /** Rules by the event type they listen to, so an event visits only the rules that care about it. */
-  private routes = new Map<string, ActiveRule[]>();
+  /**
+   * Rules by the event type they listen to, so an event visits only the rules that care about it;
+   * within a type, the rules whose circle holds the event's device and place, worked out once per
+   * device (the pipeline hands every event of a device the same cached place object).
+   */
+  private routes = new Map<string, Route>();
 
-  private route(type: string): ActiveRule[] {
-    let rules = this.routes.get(type);
-    if (!rules) {
-      rules = this.active.filter((r) => r.instance.onEvent && (!r.instance.eventTypes || r.instance.eventTypes.has(type as never)));
-      this.routes.set(type, rules);
+  private route(type: string): Route {
+    let route = this.routes.get(type);
+    if (!route) {
+      route = { rules: this.active.filter((r) => r.instance.onEvent && (!r.instance.eventTypes || r.instance.eventTypes.has(type as never))), byDevice: new Map() };
+      this.routes.set(type, route);
     }
+    return route;
+  }
+
+  /** The rules of the event's type whose scope admits it (schedules are checked per event). */
+  private routeFor(event: DeviceEvent): ActiveRule[] {
+    const route = this.route(event.type);
+    const known = route.byDevice.get(event.deviceId);
+    if (known !== undefined && known.place === event.place) return known.rules;
+    const rules = route.rules.filter((r) => r.type.filter === 'alerts' || inScope(r.config.scope, event));
+    route.byDevice.set(event.deviceId, { place: event.place, rules });
     return rules;
   }
 
@@ -354,8 +376,10 @@ export class RuleEngine implements Service {
     this.deliveredIds[this.deliveredNext] = event.id;
     this.deliveredMs[this.deliveredNext] = receivedMs;
     this.deliveredNext = (this.deliveredNext + 1) % DELIVERED_RING;
-    for (const rule of this.route(event.type)) {
-      if (rule.type.filter !== 'alerts' && (!inScope(rule.config.scope, event) || !inSchedule(rule.config.schedule, receivedMs))) continue;
+    const rules = this.routeFor(event);
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      if (rule.scheduled && !inSchedule(rule.config.schedule, receivedMs)) continue;
       try {
         rule.instance.onEvent!(event);
       } catch (error) {

@@ -145,6 +145,10 @@ export class RuleState {
   deleteTimer(key: string): void {
     this.delete(TIMER_PREFIX + key);
   }
+
+  getTimer(key: string): StoredTimer | undefined {
+    return this.values.get(TIMER_PREFIX + key) as StoredTimer | undefined;
+  }
 }
 
 export type TimerHandler = (key: string, data: unknown, lateMs: number) => void;
@@ -154,9 +158,19 @@ export type TimerHandler = (key: string, data: unknown, lateMs: number) => void;
  * on start. A timer that fell due while the gateway was down fires once at start with `lateMs`
  * telling how late it is; the rule decides whether the condition still holds (catch-up policy,
  * docs/rules.md). There is never more than one firing per timer key.
+ *
+ * Deadlines are lazy: the rule's pending timers share ONE clock timer, armed for the earliest of
+ * them. Rules such as door-held-open and tailgating set a timer on nearly every passage and cancel
+ * it a moment later; setting one is a state write (coalesced per turn, so a set and cancel in one
+ * turn never reaches SQLite) and at most a re-arm when it is the new earliest; cancelling touches
+ * no clock timer at all: when the shared timer fires it finds what is really due and re-arms for
+ * the next. Firing order is the order of due times, ties in the order the keys were set.
  */
 export class DurableTimers {
-  private handles = new Map<string, TimerHandle>();
+  /** Pending keys → when they may fire (due time, or the arm time for one already overdue). */
+  private fireAt = new Map<string, number>();
+  private handle: TimerHandle | null = null;
+  private handleAt = Infinity;
   private running = false;
 
   constructor(
@@ -171,44 +185,73 @@ export class DurableTimers {
   start(handler: TimerHandler): void {
     this.handler = handler;
     this.running = true;
-    for (const [key, timer] of this.state.timerEntries()) this.arm(key, timer.dueMs);
+    const now = this.clock.now();
+    for (const [key, timer] of this.state.timerEntries()) this.fireAt.set(key, Math.max(timer.dueMs, now));
+    this.rearm();
   }
 
   stop(): void {
     this.running = false;
-    for (const handle of this.handles.values()) this.clock.clearTimeout(handle);
-    this.handles.clear();
+    if (this.handle) this.clock.clearTimeout(this.handle);
+    this.handle = null;
+    this.handleAt = Infinity;
+    this.fireAt.clear();
   }
 
   at(key: string, dueMs: number, data: unknown = null): void {
     this.state.setTimer(key, { dueMs, data });
-    if (this.running) this.arm(key, dueMs);
+    if (!this.running) return;
+    const at = Math.max(dueMs, this.clock.now());
+    // Re-set keys move to the end of the tie order, as a fresh clock timer would.
+    this.fireAt.delete(key);
+    this.fireAt.set(key, at);
+    if (at < this.handleAt) this.armFor(at);
   }
 
   cancel(key: string): void {
-    const handle = this.handles.get(key);
-    if (handle) this.clock.clearTimeout(handle);
-    this.handles.delete(key);
+    this.fireAt.delete(key);
     this.state.deleteTimer(key);
   }
 
   has(key: string): boolean {
-    return this.state.get(`${TIMER_PREFIX}${key}`) !== undefined;
+    return this.state.getTimer(key) !== undefined;
   }
 
-  private arm(key: string, dueMs: number): void {
-    const old = this.handles.get(key);
-    if (old) this.clock.clearTimeout(old);
-    this.handles.set(
-      key,
-      this.clock.setTimeout(() => {
-        this.handles.delete(key);
-        const stored = this.state.get<StoredTimer>(`${TIMER_PREFIX}${key}`);
-        if (!stored || !this.running) return;
-        this.state.deleteTimer(key);
-        const lateMs = Math.max(0, this.clock.now() - stored.dueMs);
-        this.onFire(() => this.handler(key, stored.data, lateMs));
-      }, dueMs - this.clock.now()),
-    );
+  private armFor(at: number): void {
+    if (this.handle) this.clock.clearTimeout(this.handle);
+    this.handleAt = at;
+    this.handle = this.clock.setTimeout(() => this.fire(at), at - this.clock.now());
+  }
+
+  /** Arms the shared clock timer for the earliest pending key, or leaves none armed. */
+  private rearm(): void {
+    let earliest = Infinity;
+    for (const at of this.fireAt.values()) if (at < earliest) earliest = at;
+    if (earliest === Infinity) {
+      if (this.handle) this.clock.clearTimeout(this.handle);
+      this.handle = null;
+      this.handleAt = Infinity;
+    } else if (earliest !== this.handleAt || !this.handle) this.armFor(earliest);
+  }
+
+  private fire(target: number): void {
+    this.handle = null;
+    this.handleAt = Infinity;
+    if (!this.running) return;
+    const due: [string, number][] = [];
+    for (const [key, at] of this.fireAt) if (at <= target) due.push([key, at]);
+    // Stable: equal times keep the order the keys were set in.
+    due.sort((a, b) => a[1] - b[1]);
+    for (const [key, at] of due) {
+      // An earlier handler may have cancelled or re-set this key.
+      if (!this.running || this.fireAt.get(key) !== at) continue;
+      const stored = this.state.getTimer(key);
+      this.fireAt.delete(key);
+      if (!stored) continue;
+      this.state.deleteTimer(key);
+      const lateMs = Math.max(0, this.clock.now() - stored.dueMs);
+      this.onFire(() => this.handler(key, stored.data, lateMs));
+    }
+    if (this.running) this.rearm();
   }
 }

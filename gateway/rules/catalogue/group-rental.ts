@@ -1,18 +1,25 @@
 import { z } from 'zod';
 import { EVENT_TYPES, type DeviceEvent, type EventType } from '../../core/model.ts';
+import { normalizePlate } from '../../store/registry.ts';
 import { defineRule } from '../rule-types.ts';
-import { credentialKey, eventMs, housePlace, housesEntered, localDay, previousDay, subjectLabel } from '../subjects.ts';
+import { eventMs, housePlace, housesEntered, localDay, previousDay, subjectLabel } from '../subjects.ts';
 
 /**
- * Who entered a house within the window, oldest first: entrant key, last entry time and its event.
- * Parallel arrays, scanned linearly: a house has a handful of entrants, and 20,000 houses of
- * small Maps cost more in allocation and iteration than the scan.
+ * Who entered a house within the window, oldest first, as one flat array of (entrant kind, entrant
+ * value, last entry time, its event id) quadruples, scanned linearly: a house has a handful of
+ * entrants, and 20,000 houses of small Maps (or of arrays each) cost more in allocation than the
+ * scan. An entrant is a person (kind PERSON) or a credential, as `subjectKey` would name it.
  */
-interface Entrants {
-  who: string[];
-  ms: number[];
-  ids: string[];
-}
+type Entrants = (string | number)[];
+const STRIDE = 4;
+
+/**
+ * Subjects by kind and value rather than by a `card:1001` string built per event: the string is
+ * made only for an alert. PERSON is both an identified person and a bare person-id credential,
+ * which are the same entrant.
+ */
+const PERSON = 0;
+const KIND_PREFIX = ['person:', 'card:', 'plate:', 'face:'] as const;
 /**
  * One credential's uses per local day. Today's count is inline and earlier days get a Map only
  * once a day has passed: with 100,000 residents this is most of the rule's memory.
@@ -24,6 +31,25 @@ interface CredentialDays {
   earlier: Map<string, number> | null;
   /** Event ids of the last 5 uses today once today nears the limit: the evidence if it goes over. */
   today: string[] | null;
+}
+/**
+ * Most credentials are used a few times a day and never come near the limit: they are kept as one
+ * number, day × DAY_SCALE + today's uses, with no object at all, until today's uses reach the
+ * point where evidence is collected. A day of fewer uses than the limit can never be part of a
+ * streak (every day of one must go over), and an alert reports only its streak's days, so such a
+ * day is forgotten when the next one begins without changing any alert.
+ */
+const DAY_SCALE = 16_384;
+
+/** Days since 1970-01-01 of a local day "2026-11-02" (the last answer is kept: one day string per minute). */
+let lastDay = '';
+let lastDayNumber = 0;
+function dayNumber(day: string): number {
+  if (day !== lastDay) {
+    lastDayNumber = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(5, 7)) - 1, Number(day.slice(8, 10))) / 86_400_000;
+    lastDay = day;
+  }
+  return lastDayNumber;
 }
 
 /**
@@ -59,41 +85,45 @@ export const groupRental = defineRule({
     // Event-sourced (rebuildLookbackMs): kept in memory only, rebuilt at start from the stored
     // events, so plain Maps rather than JSON-ready rule state.
     const houses = new Map<string, Entrants>();
-    const credentials = new Map<string, CredentialDays>();
+    /** Per credential kind (see KIND_PREFIX): credential value → its uses per day. */
+    const credentials = KIND_PREFIX.map(() => new Map<string, number | CredentialDays>());
+    // Uses below this never need evidence ids (perDayUses - 3 onwards keep the last 5).
+    const packedBelow = Math.min(perDayUses - 3, DAY_SCALE);
 
-    const countHouse = (houseId: string, who: string, event: DeviceEvent, now: number) => {
-      let entrants = houses.get(houseId);
-      if (!entrants) houses.set(houseId, (entrants = { who: [], ms: [], ids: [] }));
+    const countHouse = (houseId: string, whoKind: number, who: string, event: DeviceEvent, now: number) => {
+      const entrants = houses.get(houseId);
+      if (entrants === undefined) {
+        // One entrant is never enough (distinctCount ≥ 2).
+        houses.set(houseId, [whoKind, who, now, event.id]);
+        return;
+      }
       const oldest = now - windowMs;
       let kept = 0;
       let found = -1;
-      for (let i = 0; i < entrants.who.length; i++) {
-        if (entrants.ms[i]! <= oldest) continue;
-        if (kept !== i) {
-          entrants.who[kept] = entrants.who[i]!;
-          entrants.ms[kept] = entrants.ms[i]!;
-          entrants.ids[kept] = entrants.ids[i]!;
-        }
-        if (entrants.who[kept] === who) found = kept;
-        kept++;
+      for (let i = 0; i < entrants.length; i += STRIDE) {
+        if ((entrants[i + 2] as number) <= oldest) continue;
+        if (kept !== i) for (let j = 0; j < STRIDE; j++) entrants[kept + j] = entrants[i + j]!;
+        if (entrants[kept] === whoKind && entrants[kept + 1] === who) found = kept;
+        kept += STRIDE;
       }
-      entrants.who.length = entrants.ms.length = entrants.ids.length = kept;
+      if (kept !== entrants.length) entrants.length = kept;
       if (found >= 0) {
-        entrants.ms[found] = now;
-        entrants.ids[found] = event.id;
-      } else {
-        entrants.who.push(who);
-        entrants.ms.push(now);
-        entrants.ids.push(event.id);
+        entrants[found + 2] = now;
+        entrants[found + 3] = event.id;
+      } else entrants.push(whoKind, who, now, event.id);
+      if (entrants.length / STRIDE < distinctCount) return;
+      const distinct: string[] = [];
+      const entries: [number, string][] = [];
+      for (let i = 0; i < entrants.length; i += STRIDE) {
+        distinct.push(KIND_PREFIX[entrants[i] as number] + (entrants[i + 1] as string));
+        entries.push([entrants[i + 2] as number, entrants[i + 3] as string]);
       }
-      if (entrants.who.length < distinctCount) return;
-      const distinct = [...entrants.who];
       const { place, codes } = housePlace(ctx.site, houseId);
       ctx.raise({
         message: `疑似群租: ${place.label} ${windowDays} 天内有 ${distinct.length} 个不同人员/凭证进入 (阈值 ${distinctCount})`,
         details: { test: 'distinct-entrants', thresholds: { distinctCount, windowDays }, distinct: distinct.length, entrants: distinct.slice(0, 50), houseId },
         mergeKey: `house:${houseId}`,
-        evidence: entrants.ids.map((id, i) => [entrants.ms[i]!, id] as const).sort((a, b) => a[0] - b[0]).map((e) => e[1]),
+        evidence: entries.sort((a, b) => a[0] - b[0]).map((e) => e[1]),
         deviceId: event.deviceId,
         place,
         codes,
@@ -101,11 +131,19 @@ export const groupRental = defineRule({
       });
     };
 
-    const countCredential = (credential: string, event: DeviceEvent, now: number) => {
+    const countCredential = (kind: number, value: string, event: DeviceEvent, now: number) => {
       const today = localDay(now);
-      let saved = credentials.get(credential);
-      if (!saved) credentials.set(credential, (saved = { day: today, uses: 0, earlier: null, today: null }));
-      else if (saved.day !== today) {
+      const byValue = credentials[kind]!;
+      let saved = byValue.get(value);
+      if (saved === undefined || typeof saved === 'number') {
+        const todayNumber = dayNumber(today);
+        const usedToday = saved !== undefined && Math.floor(saved / DAY_SCALE) === todayNumber ? saved % DAY_SCALE : 0;
+        if (usedToday + 1 < packedBelow) {
+          byValue.set(value, todayNumber * DAY_SCALE + usedToday + 1);
+          return;
+        }
+        byValue.set(value, (saved = { day: today, uses: usedToday, earlier: null, today: null }));
+      } else if (saved.day !== today) {
         // A new day: keep only the days a streak can still use, and start today's evidence afresh.
         const earlier = (saved.earlier ??= new Map());
         earlier.set(saved.day, saved.uses);
@@ -124,6 +162,7 @@ export const groupRental = defineRule({
       }
       // Fires once per day, on the use that first takes today over the limit.
       if (uses !== perDayUses + 1) return;
+      const credential = KIND_PREFIX[kind] + value;
       const earlier = saved.earlier;
       const usesOn = (day: string) => (day === today ? uses : (earlier?.get(day) ?? 0));
       const streak: string[] = [];
@@ -157,20 +196,42 @@ export const groupRental = defineRule({
       onTimer(key) {
         if (key !== 'sweep') return;
         const now = ctx.clock.now();
-        for (const [houseId, entrants] of houses) if (!entrants.ms.some((ms) => ms > now - windowMs)) houses.delete(houseId);
+        for (const [houseId, entrants] of houses) {
+          let recent = false;
+          for (let i = 2; i < entrants.length && !recent; i += STRIDE) recent = (entrants[i] as number) > now - windowMs;
+          if (!recent) houses.delete(houseId);
+        }
         const keepDays = new Set<string>();
         for (let i = 0, day = localDay(now); i < consecutiveDays; i++, day = previousDay(day)) keepDays.add(day);
-        for (const [credential, c] of credentials) if (!keepDays.has(c.day) && ![...(c.earlier?.keys() ?? [])].some((d) => keepDays.has(d))) credentials.delete(credential);
+        const keepNumbers = new Set([...keepDays].map(dayNumber));
+        for (const byValue of credentials) {
+          for (const [value, c] of byValue) {
+            if (typeof c === 'number') {
+              if (!keepNumbers.has(Math.floor(c / DAY_SCALE))) byValue.delete(value);
+            } else if (!keepDays.has(c.day) && ![...(c.earlier?.keys() ?? [])].some((d) => keepDays.has(d))) byValue.delete(value);
+          }
+        }
         ctx.timers.at('sweep', now + 3_600_000);
       },
       onEvent(event) {
         if (!types.has(event.type)) return;
-        const credential = credentialKey(event.subjects);
-        if (!credential) return;
+        // The credential presented, as credentialKey ranks them: card, plate, face, person id.
+        const refs = event.subjects;
+        let kind: number;
+        let value: string;
+        if (refs.cardNo) (kind = 1), (value = refs.cardNo.trim());
+        else if (refs.plate) (kind = 2), (value = normalizePlate(refs.plate));
+        else if (refs.faceId) (kind = 3), (value = refs.faceId);
+        else if (refs.personId) (kind = PERSON), (value = refs.personId);
+        else return;
         const now = eventMs(event);
-        const who = event.identity?.personId ? `person:${event.identity.personId}` : credential;
-        for (const houseId of housesEntered(event)) countHouse(houseId, who, event, now);
-        countCredential(credential, event, now);
+        const personId = event.identity?.personId;
+        const entered = housesEntered(event);
+        for (let i = 0; i < entered.length; i++) {
+          if (personId) countHouse(entered[i]!, PERSON, personId, event, now);
+          else countHouse(entered[i]!, kind, value, event, now);
+        }
+        countCredential(kind, value, event, now);
       },
     };
   },

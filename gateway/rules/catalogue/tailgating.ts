@@ -11,6 +11,18 @@ interface Door {
   deviceId: string;
 }
 
+/** Removes, in place and keeping the order, the entries older than `fromMs` (a busy gate keeps dozens). */
+function dropBefore(entries: [number, ...unknown[]][], fromMs: number): void {
+  let kept = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (entry[0] < fromMs) continue;
+    if (kept !== i) entries[kept] = entry;
+    kept++;
+  }
+  if (kept !== entries.length) entries.length = kept;
+}
+
 /**
  * 尾随: a camera counts more people passing a door than valid openings within `windowSeconds`.
  * The camera and the access controller must stand at the same place (gate or unit entrance).
@@ -43,8 +55,8 @@ export const tailgating = defineRule({
         const key = `d:${doorKey(event)}`;
         const door = load(key, event.deviceId);
         const keepFrom = now - windowMs - graceSeconds * 1000;
-        door.grants = door.grants.filter((g) => g[0] >= keepFrom);
-        door.passes = door.passes.filter((p) => p[0] >= keepFrom);
+        dropBefore(door.grants, keepFrom);
+        dropBefore(door.passes, keepFrom);
         if (isGrant) door.grants.push([now, event.id]);
         else {
           const count = Number(event.payload.count ?? 1);

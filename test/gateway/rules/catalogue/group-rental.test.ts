@@ -117,3 +117,49 @@ describe('group-rental (疑似群租): one credential used more than P times a d
     expect(h.raised).toHaveLength(1);
   });
 });
+
+describe('group-rental (疑似群租): credentials far below the limit are kept compact', () => {
+  // perDayUses 8: the first four uses of a day are one number per credential, the fifth onwards a
+  // full counter collecting evidence; a day under the limit before a streak is not reported.
+  const rules = [{ id: 'rental', type: 'group-rental', params: { distinctCount: 1000, perDayUses: 8, consecutiveDays: 3 } }];
+  const useCard = async (h: RulesHarness, times: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < times; i++) {
+      ids.push((await h.ingest({ deviceId: 'ac-b1', type: 'access.granted', subjects: { cardNo: '1001' } })).id);
+      await h.advance(5 * MIN);
+    }
+    return ids;
+  };
+
+  for (const restarts of [false, true]) {
+    it(`a low day, then three days over the limit: one alert with the streak's days and the last five uses${restarts ? ' (restarting between days)' : ''}`, async () => {
+      h = await new RulesHarness(rules).start();
+      await useCard(h, 3); // Mon: 3, far below
+      for (const day of ['2026-11-03', '2026-11-04']) {
+        if (restarts) await h.restart();
+        await h.at(`${day}T08:00:00+08:00`);
+        await useCard(h, 9); // Tue, Wed: 9 > 8
+      }
+      if (restarts) await h.restart();
+      await h.at('2026-11-05T08:00:00+08:00');
+      const thursday = await useCard(h, 8); // Thu: 8 = P, not over
+      expect(h.raised).toHaveLength(0);
+      thursday.push(...(await useCard(h, 1)));
+      expect(h.raised).toHaveLength(1);
+      const alert = h.raised[0]!;
+      expect(alert.message).toBe('疑似群租: 卡号 1001 (张三) 在 1号楼1单元101 连续 3 天每天使用超过 8 次 (11-03: 9 次, 11-04: 9 次, 11-05: 9 次)');
+      expect(alert.details).toMatchObject({ days: { '2026-11-03': 9, '2026-11-04': 9, '2026-11-05': 9 } });
+      expect(Object.keys(alert.details.days as object)).toHaveLength(3);
+      expect(alert.evidence).toEqual(thursday.slice(-5));
+    });
+  }
+
+  it('three days just under the limit raise nothing', async () => {
+    h = await new RulesHarness(rules).start();
+    for (const day of ['2026-11-02', '2026-11-03', '2026-11-04', '2026-11-05']) {
+      await h.at(`${day}T08:00:00+08:00`);
+      await useCard(h, 8);
+    }
+    expect(h.raised).toHaveLength(0);
+  });
+});
