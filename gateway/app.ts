@@ -26,9 +26,11 @@ import { statusRoutes } from './http/routes/status.ts';
 import { Identifier } from './identify/identifier.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
 import { RuleEngine } from './rules/engine.ts';
+import { longestLookback } from './rules/lookback.ts';
 import { DeviceSimulator } from './simulator/simulator.ts';
 import { consoleModule } from './console/console-module.ts';
 import { SiteModel } from './site/site-model.ts';
+import { EventRetention } from './store/event-retention.ts';
 import { Store } from './store/store.ts';
 import { VERSION } from './version.ts';
 
@@ -150,6 +152,14 @@ export class Gateway {
     identifier.useFaceMatcher(cameraIntake.faceMatcher);
 
     const rules = new RuleEngine({ rules: config.rules, site, identifier, alerts, bus, clock, metrics, store, log: log.child({ component: 'rules' }) });
+    const retention = new EventRetention({
+      store,
+      days: config.storage.eventRetentionDays,
+      floor: () => longestLookback(rules.activeRules()),
+      clock,
+      metrics,
+      log: log.child({ component: 'retention' }),
+    });
     const localChannel = new LocalMqttChannel({ bus, broker, metrics, log });
     const escalation = new AlertEscalation({ alerts, store, bus, clock, metrics, log: log.child({ component: 'escalation' }), policyFor: (id) => rules.escalationFor(id) });
     // The uplink is built below; CloudSync reaches it only once services start.
@@ -187,7 +197,7 @@ export class Gateway {
 
     this.s = { store, bus, site, identifier, pipeline, alerts, monitor, broker, mqttDriver, rules, http, uplink, drivers };
     // Order matters: consumers start before producers, so that nothing produced is missed.
-    const services: Service[] = [monitor, rules, localChannel, escalation, cloudSync, ...consoleParts.services, ...(uplink ? [uplink] : []), ...drivers, broker, http];
+    const services: Service[] = [monitor, rules, retention, localChannel, escalation, cloudSync, ...consoleParts.services, ...(uplink ? [uplink] : []), ...drivers, broker, http];
     try {
       for (const service of services) {
         await service.start();

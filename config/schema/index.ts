@@ -162,6 +162,12 @@ export type PlatformConfig = z.infer<typeof PlatformSchema>;
 const StorageSchema = z
   .object({
     dataDir: z.string().default('./data').describe('SQLite database, images and PKI; relative to the working directory'),
+    eventRetentionDays: z
+      .number()
+      .min(1)
+      .max(3650)
+      .default(30)
+      .describe('Stored device events (who passed which door) are deleted after this many days; never sooner than the longest lookback of the active rules (e.g. group rental over 7 days)'),
   })
   .strict();
 

@@ -56,6 +56,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly eventsExpired = new Counter({
+    name: 'gridguard_events_expired_total',
+    help: 'Stored device events deleted because they were older than the retention',
+    registers: [this.registry],
+  });
+
   /** A plain snapshot of the rejection counters for /api/status. */
   async rejectedSummary(): Promise<Record<string, number>> {
     const data = await this.rejected.get();
