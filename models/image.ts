@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 /** Interleaved 8-bit pixels, top-left origin, as sharp's raw() gives them. */
 export interface RgbImage {
@@ -21,26 +21,48 @@ export type Point = [number, number];
 export class ImageDecodeError extends Error {}
 
 /**
+ * Frames whose longer side is at most this are analysed as decoded when the camera sets no
+ * working size of its own. Shrinking them costs more than it saves: sharp's JPEG shrink-on-load
+ * only starts at a 3× reduction, so a 720p JPEG fitted into 960 is decoded at full size and then
+ * resampled (8.5 ms against 4.9 ms as decoded, docs/models.md), and plates keep their detail.
+ */
+export const AS_DECODED_UP_TO = 1280;
+
+/**
+ * How large a snapshot is analysed: `maxSide` bounds the longer side; frames whose longer side
+ * is at most `asDecodedUpTo` are used as decoded (no resample) even when larger than `maxSide`.
+ */
+export interface WorkingSize {
+  maxSide: number;
+  asDecodedUpTo?: number;
+}
+
+/**
  * Decodes a JPEG (or PNG) once into RGB at a working size; everything downstream (detector
  * input, crops, OCR) reads this one buffer. JPEG shrink-on-load (libjpeg DCT scaling) is on, but
  * sharp only uses it when the reduction leaves a factor above the DCT scale (a 1080p frame
  * decodes at 1/2 for a working size ≤ 640, at full size for 960): docs/models.md has the figures.
  */
-export async function decodeImage(input: Buffer, maxSide: number): Promise<RgbImage> {
+export async function decodeImage(input: Buffer, size: number | WorkingSize): Promise<RgbImage> {
+  const { maxSide, asDecodedUpTo = 0 } = typeof size === 'number' ? { maxSide: size } : size;
   try {
-    const { data, info } = await sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 })
-      .rotate()
-      .resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const pipeline = sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 }).rotate();
+    // The header only (a fraction of a millisecond): whether this frame is small enough to keep.
+    const keepAsDecoded = asDecodedUpTo > maxSide && (await frameLongerSide(pipeline)) <= asDecodedUpTo;
+    if (!keepAsDecoded) pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true });
+    const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new ImageDecodeError(`expected 3 channels, got ${info.channels}`);
     return { data, width: info.width, height: info.height, channels: 3 };
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
     throw new ImageDecodeError(`not a decodable image: ${(error as Error).message}`);
   }
+}
+
+async function frameLongerSide(pipeline: Sharp): Promise<number> {
+  const { width, height } = await pipeline.metadata();
+  if (!width || !height) throw new ImageDecodeError('the image header has no size');
+  return Math.max(width, height);
 }
 
 /** Resizes a raw image so that it fits inside width×height, keeping the aspect ratio. */
@@ -53,9 +75,9 @@ export async function resizeInside(image: RgbImage, width: number, height: numbe
 }
 
 /** Resizes a raw image to exactly width×height (aspect not kept). */
-export async function resizeExact(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+export async function resizeExact(image: RgbImage, width: number, height: number, kernel: 'lanczos3' | 'linear' = 'lanczos3'): Promise<RgbImage> {
   const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize({ width, height, fit: 'fill' })
+    .resize({ width, height, fit: 'fill', kernel })
     .raw()
     .toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: 3 };

@@ -26,6 +26,15 @@ export const CameraDeviceSchema = z
     faceModel: z.enum(['front', 'back']).default('back').describe('front: BlazeFace 128 for near cameras; back: BlazeFace 256 for far ones'),
     snapshotUrl: z.url({ protocol: /^https?$/ }).optional().describe('Polled at pollSeconds when set (HTTP GET returning a JPEG)'),
     pollSeconds: z.number().min(0.2).max(3600).default(1),
+    maxSide: z
+      .number()
+      .int()
+      .min(320)
+      .max(4096)
+      .optional()
+      .describe(
+        'This camera\'s working size: snapshots are decoded to fit inside it, whatever their size. When omitted, snapshots up to 1280 px (720p) are analysed as decoded and larger ones fit inside intake.maxSide (docs/models.md, Decoding)',
+      ),
     zones: z.array(CameraZoneSchema).default([]),
   })
   .strict()
@@ -78,7 +87,7 @@ export const CameraSectionSchema = z
       .object({
         queueDepth: z.number().int().min(1).max(100).default(4).describe('Frames waiting per camera; the oldest is dropped beyond'),
         concurrency: z.number().int().min(1).max(16).default(2).describe('Frames analysed at once over all cameras'),
-        maxSide: z.number().int().min(320).max(4096).default(960).describe('Working resolution: snapshots are decoded to fit (≤ 640 lets a 1080p JPEG decode at 1/2 scale; larger keeps detail for crops and plates)'),
+        maxSide: z.number().int().min(320).max(4096).default(960).describe('Working size for snapshots larger than 1280 px (720p) of cameras that set no maxSide of their own: they are decoded to fit (≤ 640 lets a 1080p JPEG decode at 1/2 scale; larger keeps detail for crops and plates)'),
         maxSnapshotBytes: z.number().int().min(1024).max(32 * 1024 * 1024).default(4 * 1024 * 1024),
       })
       .strict()

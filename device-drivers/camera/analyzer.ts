@@ -1,7 +1,7 @@
 import type { CameraSection } from '../../config/schema/camera.ts';
 import { alignFace, BlazeFaceDetector, faceQuality, type FaceDetection, type FaceQuality } from '../../models/blazeface.ts';
 import { FaceEmbedder } from '../../models/embedding.ts';
-import { cropBox, decodeImage, type Box, type RgbImage } from '../../models/image.ts';
+import { AS_DECODED_UP_TO, cropBox, decodeImage, type Box, type RgbImage, type WorkingSize } from '../../models/image.ts';
 import { BLAZEFACE_BACK, BLAZEFACE_FRONT, embeddingManifest, PPOCR_DET, PPOCR_REC, type ModelManifest } from '../../models/manifest.ts';
 import { pickPlate, type PlateReading } from '../../models/plates.ts';
 import { PaddleOcr } from '../../models/ppocr.ts';
@@ -63,8 +63,8 @@ export class FrameAnalyzer {
   constructor(
     registry: ModelRegistry,
     private readonly section: CameraSection,
-    /** Bench only: PaddleOCR's 320 px recognition floor, as the same-run baseline. */
-    tuning: { minRecWidth?: number } = {},
+    /** Bench only: PaddleOCR's 320 px recognition floor and the former lanczos3 detector resample, as same-run baselines. */
+    tuning: { minRecWidth?: number; detResizeKernel?: 'lanczos3' | 'linear' } = {},
   ) {
     const faceOptions = { minScore: section.models.faceMinScore, nmsIou: 0.3, maxDetections: 64 };
     if (registry.has(BLAZEFACE_FRONT.id)) this.detectors.set('front', new BlazeFaceDetector(registry.get(BLAZEFACE_FRONT.id), faceOptions));
@@ -81,6 +81,7 @@ export class FrameAnalyzer {
         minLineScore: PPOCR_REC.thresholds.minLineScore!,
         // Plates are short lines: no 320 px floor (docs/models.md, Figures).
         minRecWidth: tuning.minRecWidth ?? 96,
+        ...(tuning.detResizeKernel ? { detResizeKernel: tuning.detResizeKernel } : {}),
       });
     }
     this.embedder = registry.has('face-embedding') ? new FaceEmbedder(registry.get('face-embedding')) : null;
@@ -91,8 +92,16 @@ export class FrameAnalyzer {
     return this.detectors.has('front') ? 'front' : this.detectors.has('back') ? 'back' : null;
   }
 
-  decode(jpeg: Buffer): Promise<RgbImage> {
-    return decodeImage(jpeg, this.section.intake.maxSide);
+  /**
+   * The working size of a camera: its own `maxSide` when it sets one (frames always fit inside
+   * it); otherwise frames up to 720p are kept as decoded and larger ones fit `intake.maxSide`.
+   */
+  workingSize(cameraMaxSide?: number): WorkingSize {
+    return cameraMaxSide ? { maxSide: cameraMaxSide } : { maxSide: this.section.intake.maxSide, asDecodedUpTo: AS_DECODED_UP_TO };
+  }
+
+  decode(jpeg: Buffer, cameraMaxSide?: number): Promise<RgbImage> {
+    return decodeImage(jpeg, this.workingSize(cameraMaxSide));
   }
 
   async faces(image: RgbImage, model: FaceModelChoice): Promise<AnalyzedFace[]> {
@@ -125,8 +134,8 @@ export class FrameAnalyzer {
     return { ...reading, crop, box };
   }
 
-  async analyze(jpeg: Buffer, options: { detect: string[]; faceModel: FaceModelChoice }): Promise<FrameAnalysis> {
-    const image = await this.decode(jpeg);
+  async analyze(jpeg: Buffer, options: { detect: string[]; faceModel: FaceModelChoice; maxSide?: number }): Promise<FrameAnalysis> {
+    const image = await this.decode(jpeg, options.maxSide);
     const [faces, plate] = await Promise.all([
       options.detect.includes('face') ? this.faces(image, options.faceModel) : Promise.resolve([]),
       options.detect.includes('plate') ? this.plate(image) : Promise.resolve(null),

@@ -28,6 +28,10 @@ interface Camera {
   device: DeviceConfig;
   detect: string[];
   faceModel: 'front' | 'back';
+  /** The camera's own working size, when it sets one (else the gateway's rule: analyzer.workingSize). */
+  maxSide: number | undefined;
+  /** Size the last frame was analysed at, shown with the intake link so an installer can check it. */
+  lastWorkingSize: string | null;
   zones: CameraZone[];
   queue: FrameQueue;
   busy: boolean;
@@ -85,6 +89,8 @@ export class CameraDriver implements DeviceDriver {
         device,
         detect: c.detect,
         faceModel: c.faceModel,
+        maxSide: c.maxSide,
+        lastWorkingSize: null,
         zones: c.zones,
         queue: new FrameQueue(section.intake.queueDepth),
         busy: false,
@@ -168,7 +174,7 @@ export class CameraDriver implements DeviceDriver {
   }
 
   health(): Record<string, LinkHealth> {
-    return Object.fromEntries([...this.cameras].map(([id, c]) => [`${id}/intake`, { ...c.health, detail: `queued ${c.queue.length}, analysed ${c.analysed}, dropped ${c.queue.dropped}` }]));
+    return Object.fromEntries([...this.cameras].map(([id, c]) => [`${id}/intake`, { ...c.health, detail: `queued ${c.queue.length}, analysed ${c.analysed}, dropped ${c.queue.dropped}${c.lastWorkingSize ? `, last frame analysed at ${c.lastWorkingSize}` : ''}` }]));
   }
 
   /** Frames dropped per camera because analysis fell behind. */
@@ -258,7 +264,8 @@ export class CameraDriver implements DeviceDriver {
   private async process(camera: Camera, frame: Frame): Promise<void> {
     const analyzer = this.analyzer!;
     const started = process.hrtime.bigint();
-    const image = await analyzer.decode(frame.jpeg);
+    const image = await analyzer.decode(frame.jpeg, camera.maxSide);
+    camera.lastWorkingSize = `${image.width}×${image.height}`;
     const decoded = process.hrtime.bigint();
     this.counters?.seconds.observe({ step: 'decode' }, Number(decoded - started) / 1e9);
     const nowMs = this.ctx.clock.now();

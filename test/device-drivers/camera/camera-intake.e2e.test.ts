@@ -75,6 +75,8 @@ describe('camera intake end to end: real MQTT and HTTP into a real gateway', () 
     await waitFor(async () => (await driver.whenIdle(), true), 'intake idle', 30_000);
     await waitFor(() => (driver.health()['cam-1/intake']!.framesOk >= 3 ? true : null), 'three frames analysed', 30_000);
     await driver.whenIdle();
+    // cam-1 sets no working size: its 720p frames are analysed as decoded, not resampled to 960.
+    expect(driver.health()['cam-1/intake']!.detail).toContain('last frame analysed at 1280×720');
     expect(events('plate.captured').filter((e) => e.subjects.plate === '闽A·12345')).toHaveLength(1);
     await cam.endAsync();
   });
