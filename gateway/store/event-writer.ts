@@ -10,6 +10,8 @@ import type { FromWriter, ToWriter, WriteError } from './event-log.ts';
 import { EventsRepo, type EventRow } from './events.ts';
 import { OutboxRepo } from './outbox.ts';
 
+const CHECKPOINT_MS = 2_000;
+
 export interface EventWriterData {
   file: string;
   synchronous: 'FULL' | 'NORMAL';
@@ -28,6 +30,16 @@ export function serveEventWriter(port: MessagePort, { file, synchronous }: Event
   db.pragma('busy_timeout = 5000');
   const events = new EventsRepo(db);
   const outbox = new OutboxRepo(db);
+  // The main connection does not checkpoint (see Store.openThreaded): this one does, after its own
+  // commits (autocheckpoint) and every few seconds for what the main connection wrote meanwhile.
+  // PASSIVE never waits for, nor blocks, the other connection.
+  const checkpoints = setInterval(() => {
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // Busy or I/O trouble: the next one, or an autocheckpoint, catches up.
+    }
+  }, CHECKPOINT_MS);
 
   function appendOne([row, nowMs]: [EventRow, number]): void {
     events.insertRow(row);
@@ -84,6 +96,7 @@ export function serveEventWriter(port: MessagePort, { file, synchronous }: Event
         }
         break;
       case 'close':
+        clearInterval(checkpoints);
         db.close();
         port.close();
         break;

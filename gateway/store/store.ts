@@ -61,6 +61,9 @@ export class Store {
       db.close();
       throw error;
     }
+    // Checkpoints (copying the WAL into the database file, with an fsync) run on the writer thread
+    // only: on the main thread one would stall the broker and the alerts for tens of ms.
+    db.pragma('wal_autocheckpoint = 0');
     return new Store(db, eventLog);
   }
 

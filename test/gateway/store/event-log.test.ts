@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DeviceEvent } from '../../../gateway/core/model.ts';
 import { newId } from '../../../gateway/core/ids.ts';
 import { Store } from '../../../gateway/store/store.ts';
+import { waitFor } from '../../helpers/net.ts';
 
 function dbFile(): string {
   return join(mkdtempSync(join(tmpdir(), 'gg-evlog-')), 'gridguard.db');
@@ -126,6 +127,18 @@ describe('events committed by the writer thread', () => {
     const reopened = Store.open(file);
     expect(reopened.events.count()).toBe(500);
     reopened.close();
+  });
+
+  it('checkpoints on the writer thread, also what only the main connection wrote', async () => {
+    const file = dbFile();
+    const store = await threaded(file);
+    expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    const before = statSync(file).size;
+    await store.writes.write(() => {
+      for (let i = 0; i < 500; i++) store.meta.set(`k${i}`, 'x'.repeat(4000));
+    });
+    expect(statSync(file).size).toBe(before); // still only in the WAL
+    await waitFor(() => statSync(file).size > before + 1_000_000, 'the writer thread to copy the WAL into the database file', 30_000);
   });
 
   it('fails appends with a clear error when the thread is gone, instead of hanging', async () => {
