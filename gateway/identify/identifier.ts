@@ -41,6 +41,12 @@ export class Identifier {
   private lastPlateNormal = '';
 
   private faceMatcher: FaceMatcher | null = null;
+  private changes = 0;
+
+  /** Changes with every change to the registry or watchlist, so callers can cache what they derive from it. */
+  get version(): number {
+    return this.changes;
+  }
 
   constructor(private readonly repo: RegistryRepo) {}
 
@@ -55,6 +61,7 @@ export class Identifier {
 
   /** Loads the in-memory index from SQLite. */
   load(): void {
+    this.changes++;
     this.persons.clear();
     for (const map of Object.values(this.credentials)) map.clear();
     for (const map of Object.values(this.watch)) map.clear();
@@ -199,11 +206,13 @@ export class Identifier {
   }
 
   private indexPerson(p: PersonRecord): void {
+    this.changes++;
     this.persons.set(p.id, p);
     for (const c of p.credentials) this.credentials[c.type].set(normalizeCredential(c.type, c.value), p);
   }
 
   private unindexPerson(p: PersonRecord): void {
+    this.changes++;
     this.persons.delete(p.id);
     for (const c of p.credentials) {
       const map = this.credentials[c.type];
@@ -213,6 +222,7 @@ export class Identifier {
   }
 
   private indexWatch(w: WatchRecord): void {
+    this.changes++;
     this.watchList = null;
     const map = this.watch[w.subjectType];
     const value = normalizeCredential(w.subjectType, w.subjectValue);
@@ -222,6 +232,7 @@ export class Identifier {
   }
 
   private removeWatchFromIndex(id: string): void {
+    this.changes++;
     this.watchList = null;
     for (const map of Object.values(this.watch)) {
       for (const [value, list] of map) {

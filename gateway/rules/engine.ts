@@ -348,6 +348,8 @@ export class RuleEngine implements Service {
   /** The rule listens to the event's type and, unless it tracks all day, the event is inside its circle and schedule. */
   private admits(rule: ActiveRule, event: DeviceEvent, eventMs: number): boolean {
     if (!rule.instance.onEvent || (rule.instance.eventTypes && !rule.instance.eventTypes.has(event.type))) return false;
+    const kinds = rule.instance.identityKinds;
+    if (kinds && (!event.identity || !kinds.has(event.identity.kind))) return false;
     return rule.type.filter === 'alerts' || (inScope(rule.config.scope, event) && inSchedule(rule.config.schedule, eventMs));
   }
 
@@ -379,6 +381,8 @@ export class RuleEngine implements Service {
     const rules = this.routeFor(event);
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
+      const kinds = rule.instance.identityKinds;
+      if (kinds !== undefined && (event.identity === undefined || !kinds.has(event.identity.kind))) continue;
       if (rule.scheduled && !inSchedule(rule.config.schedule, receivedMs)) continue;
       try {
         rule.instance.onEvent!(event);

@@ -87,8 +87,7 @@ export class RuleState {
   }
 
   delete(key: string): void {
-    if (!this.values.has(key)) return;
-    this.values.delete(key);
+    if (!this.values.delete(key)) return;
     if (!this.eventSourced || key.startsWith(TIMER_PREFIX) || this.stored.has(key)) this.markDirty(key, undefined);
   }
 

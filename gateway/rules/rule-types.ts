@@ -4,7 +4,7 @@ import type { AlertDraft } from '../alerts/alert-service.ts';
 import type { DeviceStatusChange } from '../core/bus.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Category, DeviceEvent, EventType, Severity } from '../core/model.ts';
+import type { Category, DeviceEvent, EventType, IdentityKind, Severity } from '../core/model.ts';
 import type { Identifier } from '../identify/identifier.ts';
 import type { SiteModel } from '../site/site-model.ts';
 import type { DurableTimers, RuleState } from './rule-state.ts';
@@ -60,6 +60,11 @@ export interface RuleContext {
 export interface RuleInstance {
   /** The event types onEvent cares about; the engine sends it no others. Undefined: every type. */
   eventTypes?: ReadonlySet<EventType>;
+  /**
+   * Only events whose identity is of one of these kinds reach onEvent (e.g. watchlisted, unknown):
+   * the engine skips the call for every other event. Undefined: any identity, or none.
+   */
+  identityKinds?: ReadonlySet<IdentityKind>;
   /** Called for events inside the rule's scope and schedule (unless the type tracks outside them). */
   onEvent?(event: DeviceEvent): void;
   onDeviceStatus?(status: DeviceStatusChange): void;

@@ -44,7 +44,12 @@ export const careAbsence = defineRule({
     const state = ctx.state;
     const careByHouse = new Map<string, string[]>();
 
+    // The care list is rebuilt only when the registry changed since: a scan of 100,000 residents
+    // every check would cost more than all the events between two checks.
+    let careList: PersonRecord[] = [];
+    let careVersion = -1;
     const careResidents = (): PersonRecord[] => {
+      if (careVersion === ctx.identifier.version) return careList;
       const list: PersonRecord[] = [];
       careByHouse.clear();
       for (const p of ctx.identifier.allPersons()) {
@@ -52,6 +57,8 @@ export const careAbsence = defineRule({
         list.push(p);
         for (const h of p.houses) careByHouse.set(h, [...(careByHouse.get(h) ?? []), p.id]);
       }
+      careList = list;
+      careVersion = ctx.identifier.version;
       return list;
     };
 

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { EVENT_TYPES, type EventType } from '../../core/model.ts';
+import { EVENT_TYPES, type EventType, type IdentityKind } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
 import { eventMs, subjectKey, subjectLabel, whereOf } from '../subjects.ts';
 
 type Hit = [ms: number, eventId: string];
 const SWEEP_EVERY_MS = 3_600_000;
+const UNKNOWN: ReadonlySet<IdentityKind> = new Set(['unknown']);
 
 /**
  * 陌生人频繁出入: an unregistered subject (plate, card, face identity) seen ≥ count times within
@@ -39,6 +40,7 @@ export const frequentStranger = defineRule({
     const state = ctx.state;
     return {
       eventTypes: types,
+      identityKinds: UNKNOWN,
       start() {
         if (!ctx.timers.has('sweep')) ctx.timers.at('sweep', ctx.clock.now() + SWEEP_EVERY_MS);
       },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DeviceEvent, Identity, WatchLevel } from '../../core/model.ts';
+import type { DeviceEvent, Identity, IdentityKind, WatchLevel } from '../../core/model.ts';
 import type { Identifier } from '../../identify/identifier.ts';
 import { normalizePlate, type WatchRecord } from '../../store/registry.ts';
 import { hhmm, inScope } from '../circle.ts';
@@ -47,6 +47,7 @@ function watchAt(identifier: Identifier, event: DeviceEvent, identity: Identity)
   return best ? { entry: best, by: best.subjectType } : null;
 }
 
+const WATCHLISTED: ReadonlySet<IdentityKind> = new Set(['watchlisted']);
 const SUBJECT_NAMES = { card: '卡号', plate: '车牌', person: '人员', face: '人脸' } as const;
 
 /** 布控命中: a watchlisted subject seen inside the circle within the entry's validity. */
@@ -57,6 +58,8 @@ export const watchlistHit = defineRule({
   defaults: { severity: 'high', category: 'police', cooldownSeconds: 600 },
   create(rule, ctx) {
     return {
+      // Any event type can carry a watchlisted subject; only those events are worth a call.
+      identityKinds: WATCHLISTED,
       onEvent(event) {
         const identity = event.identity;
         if (identity?.kind !== 'watchlisted' || !identity.watch) return;

@@ -91,4 +91,16 @@ describe('care-absence (关爱对象多日未出)', () => {
     await h.advance(HOUR + 15 * MIN);
     expect(h.raised[0]!.message).toContain('自开始关注以来无任何记录');
   });
+
+  it('a resident put on the care list while running is watched from the next check; one taken off is no longer', async () => {
+    h = await new RulesHarness(rule()).start();
+    const p3 = h.identifier.person('p3')!;
+    const p2 = h.identifier.person('p2')!;
+    h.store.db.transaction(() => {
+      h!.identifier.upsertPerson({ ...p3, care: true });
+      h!.identifier.upsertPerson({ ...p2, care: false });
+    })();
+    await h.advance(24 * HOUR + 30 * MIN);
+    expect(h.raised.map((a) => a.subject?.refs.personId)).toEqual(['p3']);
+  });
 });
