@@ -56,7 +56,7 @@ export type FromWriter =
   | { type: 'appended'; errors: (WriteError | null)[] | null }
   | { type: 'pragma'; id: number; error?: WriteError };
 
-type Pending = { row: EventRow; nowMs: number; resolve: () => void; reject: (error: unknown) => void };
+type Pending = { row: EventRow | null; nowMs: number; resolve: () => void; reject: (error: unknown) => void };
 
 /**
  * Events committed by a writer thread on its own SQLite connection. The main thread parses
@@ -177,7 +177,10 @@ export class ThreadEventLog implements EventLog, WriteGate {
     const batch = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
     this.queue = batch === this.queue ? [] : this.queue.slice(max);
     this.inFlight = batch;
-    this.worker.postMessage({ type: 'append', items: batch.map((p) => [p.row, p.nowMs]) } satisfies ToWriter);
+    const items: [EventRow, number][] = batch.map((p) => [p.row!, p.nowMs]);
+    this.worker.postMessage({ type: 'append', items } satisfies ToWriter);
+    // The thread has its copy: let the rows (the event JSON, mostly) go before the commit returns.
+    for (const p of batch) p.row = null;
   }
 
   private onMessage(msg: FromWriter): void {

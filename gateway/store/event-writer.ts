@@ -43,7 +43,7 @@ export function serveEventWriter(port: MessagePort, { file, synchronous }: Event
 
   function appendOne([row, nowMs]: [EventRow, number]): void {
     events.insertRow(row);
-    outbox.enqueueJson('event', row[0], row[7], nowMs);
+    outbox.insertJson('event', row[0], row[7], nowMs);
     hooks.afterRow?.(db);
   }
 
@@ -52,6 +52,7 @@ export function serveEventWriter(port: MessagePort, { file, synchronous }: Event
     try {
       db.transaction(() => {
         for (const item of items) appendOne(item);
+        outbox.enforceQuota();
       })();
       return null;
     } catch {
@@ -69,6 +70,7 @@ export function serveEventWriter(port: MessagePort, { file, synchronous }: Event
               errors.push(describe(error));
             }
           }
+          outbox.enforceQuota();
         })();
         return errors;
       } catch (error) {

@@ -114,8 +114,16 @@ export class OutboxRepo {
 
   /** The same, for an item already serialised (the pipeline stores the same JSON in events). */
   enqueueJson(kind: OutboxKind, itemId: string, json: string, nowMs: number, ttlMs: number | null = null): void {
-    this.insert.run(OUTBOX_CLASSES[kind], kind, itemId, nowMs, ttlMs === null ? null : nowMs + ttlMs, Buffer.byteLength(json), json);
+    this.insertJson(kind, itemId, json, nowMs, ttlMs);
     if (this.policy.quotaBytes !== null) this.enforceQuota();
+  }
+
+  /**
+   * Inserts without checking the quota: for a writer that adds many rows in one transaction and
+   * calls enforceQuota() once before committing (the bound still holds at every commit).
+   */
+  insertJson(kind: OutboxKind, itemId: string, json: string, nowMs: number, ttlMs: number | null = null): void {
+    this.insert.run(OUTBOX_CLASSES[kind], kind, itemId, nowMs, ttlMs === null ? null : nowMs + ttlMs, Buffer.byteLength(json), json);
   }
 
   /**
