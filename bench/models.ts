@@ -4,7 +4,10 @@
  *    session.run of the same model on a prepared tensor; ratios = e2e / raw per frame, and raw
  *    runs/s ÷ snapshots/s with two in flight.
  *  - throughput: snapshots/s through the analyzer with the driver's default concurrency (2).
- *  - plates: latency of one plate read (PP-OCRv4 det + rec) in a 720p frame, p50/p99.
+ *  - face options: ways to cut the decode share of the 1080p face ratio (issue #5), each
+ *    interleaved with the raw session.run of the same model on the same frame.
+ *  - plates: latency of one plate read (PP-OCRv4 det + rec) in a 720p frame, p50/p99, with the
+ *    working size a plate camera gets by default and with explicit camera working sizes.
  *  - RSS with the models loaded.
  * Figures depend on the machine and on what else runs on it; compare ratios, not absolutes.
  */
@@ -15,14 +18,16 @@ import sharp from 'sharp';
 import { CameraSectionSchema } from '../config/schema/camera.ts';
 import { silentLogger } from '../gateway/core/logger.ts';
 import { FrameAnalyzer } from '../device-drivers/camera/analyzer.ts';
-import { BlazeFaceDetector } from '../models/blazeface.ts';
-import { decodeImage } from '../models/image.ts';
+import { alignFace, BlazeFaceDetector, type FaceDetection } from '../models/blazeface.ts';
+import { AS_DECODED_UP_TO, decodeImage, type RgbImage } from '../models/image.ts';
 import { BLAZEFACE_BACK, BLAZEFACE_FRONT, PPOCR_DET, PPOCR_REC } from '../models/manifest.ts';
 import { ModelRegistry } from '../models/registry.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'test', 'fixtures', 'images');
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 200);
 const PLATE_READS = Number(process.env.BENCH_PLATES ?? 100);
+/** BENCH_ONLY=plates: only the decode and plate figures (to repeat them quickly on a busy machine). */
+const ONLY_PLATES = process.env.BENCH_ONLY === 'plates';
 
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
 const ms = (n: number) => `${n.toFixed(2)} ms`;
@@ -65,6 +70,89 @@ async function frame720WithPlate(): Promise<Buffer> {
   return sharp(background).composite([{ input: plate, left: 540, top: 500 }]).jpeg({ quality: 85 }).toBuffer();
 }
 
+/** A detection of a w-wide image in the pixels of a k-times larger one, shifted by (ox, oy). */
+function scaleDetection(d: FaceDetection, k: number, ox = 0, oy = 0): FaceDetection {
+  return {
+    score: d.score,
+    box: { xmin: d.box.xmin * k - ox, ymin: d.box.ymin * k - oy, xmax: d.box.xmax * k - ox, ymax: d.box.ymax * k - oy },
+    keypoints: d.keypoints.map(([x, y]) => [x * k - ox, y * k - oy]),
+  };
+}
+
+/**
+ * Issue #5's face ratio (1080p JPEG, back model, decode → detect → crop ≤ 1.5× raw session.run):
+ * each way to cut the decode share, measured frame by frame against the raw run of the same model
+ * on the same frame. Same frames, same model, same baseline as the main face figures.
+ */
+async function faceOptions(registry: ModelRegistry, jpeg: Buffer): Promise<void> {
+  const section = CameraSectionSchema.parse({ models: { faceMinScore: 0.75 } });
+  const analyzer = new FrameAnalyzer(registry, section);
+  const detector = new BlazeFaceDetector(registry.get(BLAZEFACE_BACK.id), { minScore: 0.75, nmsIou: 0.3, maxDetections: 64 });
+  const meta = await sharp(jpeg).metadata();
+  const fullWidth = meta.width!, fullHeight = meta.height!;
+  const { feeds } = await detector.prepare(await decodeImage(jpeg, 640));
+  for (let i = 0; i < 20; i++) await detector.run(feeds);
+  /** The face region (twice the box) decoded at full size: sharp extracts before resizing, so no shrink-on-load. */
+  const fullSizeCrop = async (d: FaceDetection, k: number): Promise<RgbImage> => {
+    const b = scaleDetection(d, k).box;
+    const w = b.xmax - b.xmin, h = b.ymax - b.ymin;
+    const left = Math.max(0, Math.floor(b.xmin - w / 2)), top = Math.max(0, Math.floor(b.ymin - h / 2));
+    const width = Math.min(fullWidth - left, Math.ceil(w * 2)), height = Math.min(fullHeight - top, Math.ceil(h * 2));
+    const { data, info } = await sharp(jpeg).extract({ left, top, width, height }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    return alignFace({ data, width: info.width, height: info.height, channels: 3 }, scaleDetection(d, k, left, top), 112);
+  };
+  const withSharp = async <T>(setting: () => void, reset: () => void, fn: () => Promise<T>): Promise<T> => {
+    setting();
+    try {
+      return await fn();
+    } finally {
+      reset();
+    }
+  };
+  const cacheDefaults = sharp.cache();
+  const restoreCache = () => sharp.cache({ memory: cacheDefaults.memory.max, files: cacheDefaults.files.max, items: cacheDefaults.items.max });
+  const defaultConcurrency = sharp.concurrency();
+  const current640 = async () => (await analyzer.faces(await analyzer.decode(jpeg, 640), 'back')).length;
+  const variants: [string, () => Promise<number>][] = [
+    ['as shipped: camera working size 640 (1/2 DCT decode), detect, crop', current640],
+    ['same, sharp.cache(false) (no libvips operation cache)', () => withSharp(() => sharp.cache(false), restoreCache, current640)],
+    [`same, sharp.concurrency(${Math.max(2, defaultConcurrency * 2)}) (libvips threads per image; ${defaultConcurrency} by default here)`, () => withSharp(() => sharp.concurrency(Math.max(2, defaultConcurrency * 2)), () => sharp.concurrency(defaultConcurrency), current640)],
+    ['detect on a 1/8 DCT decode (213 px), crop from the face region decoded at full size', async () => {
+      const small = await decodeImage(jpeg, 213);
+      const faces = await detector.detect(small);
+      await Promise.all(faces.map((d) => fullSizeCrop(d, fullWidth / small.width)));
+      return faces.length;
+    }],
+    ['640 decode on the pool overlapping (1/8 decode → detect), crop from the 640 image', async () => {
+      const forCrops = decodeImage(jpeg, 640);
+      const small = await decodeImage(jpeg, 213);
+      const faces = await detector.detect(small);
+      const big = await forCrops;
+      return faces.map((d) => alignFace(big, scaleDetection(d, big.width / small.width), 112)).length;
+    }],
+    ['floor: 1/8 DCT decode (213 px) + detect, no crop at all', async () => (await detector.detect(await decodeImage(jpeg, 213))).length],
+  ];
+  const raw: number[] = [];
+  const times = variants.map(() => [] as number[]);
+  const found = variants.map(() => 0);
+  for (let i = 0; i < FRAMES; i++) {
+    raw.push(await timeIt(() => detector.run(feeds)));
+    for (const [v, [, run]] of variants.entries()) {
+      const t = performance.now();
+      found[v]! += await run();
+      times[v]!.push(performance.now() - t);
+    }
+  }
+  const rawMed = percentile(raw, 50);
+  console.log(`## face ratio options, ${BLAZEFACE_BACK.id}, 1080p gate frame, interleaved frame by frame (load ${loadavg()[0]!.toFixed(1)})`);
+  console.log(`  raw session.run        p50 ${ms(rawMed)}`);
+  for (const [v, [label]] of variants.entries()) {
+    const med = percentile(times[v]!, 50);
+    console.log(`  ${label}: p50 ${ms(med)}, ratio ${(med / rawMed).toFixed(2)}× (target ≤ 1.5×), faces per frame ${(found[v]! / FRAMES).toFixed(2)}`);
+  }
+  console.log('');
+}
+
 async function main(): Promise<void> {
   const rssBefore = process.memoryUsage().rss;
   const registry = new ModelRegistry({ manifests: [BLAZEFACE_FRONT, BLAZEFACE_BACK, PPOCR_DET, PPOCR_REC], intraOpThreads: 1, log: silentLogger() });
@@ -77,27 +165,37 @@ async function main(): Promise<void> {
   // sharp uses libjpeg's DCT scaling (1/2, 1/4, 1/8) only when the reduction is at least
   // 3×, 5× and 9× (pipeline.cc lowers it when the factor is an exact integer): an exact 1/2
   // (960) decodes at full size. Decode cost per working size, to see where the floor is.
+  const plateJpeg = await frame720WithPlate();
   {
-    const line: string[] = [];
-    for (const side of [1920, 960, 640, 480, 384, 213]) {
-      const times: number[] = [];
-      for (let i = 0; i < 40; i++) times.push(await timeIt(() => decodeImage(jpeg, side)));
-      line.push(`${side}: ${ms(percentile(times.slice(5), 50))}`);
-    }
-    console.log(`## 1080p JPEG decode p50 by working size (longer side)\n  ${line.join('   ')}\n`);
+    const decodeRow = async (frame: Buffer, sizes: (number | 'default')[]) => {
+      const line: string[] = [];
+      for (const side of sizes) {
+        const size = side === 'default' ? { maxSide: 960, asDecodedUpTo: AS_DECODED_UP_TO } : side;
+        const times: number[] = [];
+        for (let i = 0; i < 40; i++) times.push(await timeIt(() => decodeImage(frame, size)));
+        line.push(`${side === 'default' ? 'default (header check, then as decoded up to 1280, else 960)' : side}: ${ms(percentile(times.slice(5), 50))}`);
+      }
+      return line.join('   ');
+    };
+    console.log(`## 1080p JPEG decode p50 by working size (longer side)\n  ${await decodeRow(jpeg, [1920, 1280, 960, 'default', 640, 480, 384, 213])}\n`);
+    console.log(`## 720p JPEG (${(plateJpeg.length / 1024).toFixed(0)} KB) decode p50 by working size (longer side)\n  ${await decodeRow(plateJpeg, [1280, 'default', 960, 640, 426])}\n`);
   }
 
   // Far camera: a person at a gate (back model). Near camera: a door-station close-up (front model).
-  const scenes = [
-    ['back', BLAZEFACE_BACK, jpeg, 'gate frame, face ≈ 190 px'],
-    ['front', BLAZEFACE_FRONT, await frame1080Near(), 'door-station close-up, face ≈ 480 px'],
-  ] as const;
+  const scenes = ONLY_PLATES
+    ? []
+    : ([
+        ['back', BLAZEFACE_BACK, jpeg, 'gate frame, face ≈ 190 px'],
+        ['front', BLAZEFACE_FRONT, await frame1080Near(), 'door-station close-up, face ≈ 480 px'],
+      ] as const);
   for (const [choice, manifest, frame, label] of scenes) {
-    for (const maxSide of [640, 960]) {
-      const section = CameraSectionSchema.parse({ intake: { maxSide }, models: { faceMinScore: 0.75 } });
+    // A camera's own working size of 640, and what a camera that sets none gets (intake.maxSide 960 for a 1080p frame).
+    for (const cameraMaxSide of [640, undefined]) {
+      const section = CameraSectionSchema.parse({ models: { faceMinScore: 0.75 } });
       const analyzer = new FrameAnalyzer(registry, section);
+      const decodeFrame = (frame: Buffer) => analyzer.decode(frame, cameraMaxSide);
       const detector = new BlazeFaceDetector(registry.get(manifest.id), { minScore: 0.75, nmsIou: 0.3, maxDetections: 64 });
-      const sample = await analyzer.decode(frame);
+      const sample = await decodeFrame(frame);
       const { feeds } = await detector.prepare(sample);
       for (let i = 0; i < 20; i++) await detector.run(feeds); // warm-up
       // Interleaved, so that both see the same machine load (the box is shared and noisy).
@@ -108,7 +206,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < FRAMES; i++) {
         raw.push(await timeIt(() => detector.run(feeds)));
         const t0 = performance.now();
-        const image = await analyzer.decode(frame);
+        const image = await decodeFrame(frame);
         const t1 = performance.now();
         faces += (await analyzer.faces(image, choice)).length;
         const t2 = performance.now();
@@ -117,8 +215,8 @@ async function main(): Promise<void> {
       }
       const rawMed = percentile(raw, 50), e2eMed = percentile(e2e, 50), decodeMed = percentile(decode, 50);
       const rawRate = await throughput(FRAMES, 2, () => detector.run(feeds));
-      const snapRate = await throughput(FRAMES, 2, async () => analyzer.faces(await analyzer.decode(frame), choice));
-      console.log(`## faces, ${manifest.id}, ${label}, working size ≤ ${maxSide} px (decoded ${sample.width}×${sample.height})`);
+      const snapRate = await throughput(FRAMES, 2, async () => analyzer.faces(await decodeFrame(frame), choice));
+      console.log(`## faces, ${manifest.id}, ${label}, camera working size ${cameraMaxSide ?? 'default'} (decoded ${sample.width}×${sample.height})`);
       console.log(`  raw session.run        p50 ${ms(rawMed)}   p99 ${ms(percentile(raw, 99))}`);
       console.log(`  end to end per frame   p50 ${ms(e2eMed)}   p99 ${ms(percentile(e2e, 99))}   (decode p50 ${ms(decodeMed)})`);
       console.log(`  overhead ratio (p50)   ${(e2eMed / rawMed).toFixed(2)}× (target ≤ 1.5×); detect + crop alone ${((e2eMed - decodeMed) / rawMed).toFixed(2)}×`);
@@ -128,32 +226,36 @@ async function main(): Promise<void> {
     }
   }
 
-  const plateJpeg = await frame720WithPlate();
-  for (const threads of [1, 2]) {
-    const plateModels = threads === 1 ? registry : new ModelRegistry({ manifests: [PPOCR_DET, PPOCR_REC], intraOpThreads: threads, log: silentLogger() });
-    if (plateModels !== registry) await plateModels.start();
-    // [working size, det input, rec floor]: 960/480 is the default configuration; 1280 decodes a
-    // 720p frame without a resample (intake.maxSide ≥ the frame's width).
-    const plateConfigs = [[960, 480, 320], [960, 480, undefined], [1280, 480, undefined], [960, 640, undefined]] as const;
-    for (const [maxSide, detMaxSide, minRecWidth] of plateConfigs) {
-      if (threads === 2 && (minRecWidth || maxSide !== 960 || detMaxSide !== 480)) continue;
-      const section = CameraSectionSchema.parse({ plates: { detMaxSide }, intake: { maxSide } });
-      const analyzer = new FrameAnalyzer(plateModels, section, minRecWidth ? { minRecWidth } : {});
-      const image = await analyzer.decode(plateJpeg);
-      for (let i = 0; i < 5; i++) await analyzer.plate(image);
-      const latencies: number[] = [];
-      let correct = 0;
-      for (let i = 0; i < PLATE_READS; i++) {
-        const t = performance.now();
-        const reading = await analyzer.plate(await analyzer.decode(plateJpeg));
-        latencies.push(performance.now() - t);
-        if (reading?.plate === '闽A·12345') correct++;
-      }
-      const label = minRecWidth ? `, rec input ≥ ${minRecWidth} px wide (PaddleOCR's floor: the baseline)` : ', rec input as wide as the line';
-      console.log(`## plate read, 720p JPEG (decode + det + rec), working size ≤ ${maxSide} px, det input ≤ ${detMaxSide} px${label}, ${threads} intra-op thread(s)`);
-      console.log(`  p50 ${ms(percentile(latencies, 50))}   p99 ${ms(percentile(latencies, 99))}   (target ≤ 60 ms)   read exactly ${correct}/${PLATE_READS}\n`);
+  if (!ONLY_PLATES) await faceOptions(registry, jpeg);
+
+  // Interleaved, read by read: every configuration sees the same machine load.
+  {
+    const plateConfigs = [
+      { label: 'default a plate camera gets (no camera maxSide: the 720p frame is used as decoded)', detMaxSide: 480, cameraMaxSide: undefined },
+      { label: 'camera maxSide 960 (the gateway-wide default before per-camera working sizes)', detMaxSide: 480, cameraMaxSide: 960 },
+      { label: 'camera maxSide 960, lanczos3 detector resample (all of the code before this change)', detMaxSide: 480, cameraMaxSide: 960, detResizeKernel: 'lanczos3' as const },
+      { label: 'default, lanczos3 detector resample', detMaxSide: 480, cameraMaxSide: undefined, detResizeKernel: 'lanczos3' as const },
+      { label: 'camera maxSide 640', detMaxSide: 480, cameraMaxSide: 640 },
+      { label: 'default, det input 640', detMaxSide: 640, cameraMaxSide: undefined },
+    ];
+    const runs = plateConfigs.map((c) => ({ ...c, analyzer: new FrameAnalyzer(registry, CameraSectionSchema.parse({ plates: { detMaxSide: c.detMaxSide } }), 'detResizeKernel' in c ? { detResizeKernel: c.detResizeKernel } : {}), latencies: [] as number[], correct: 0, size: '' }));
+    for (const run of runs) {
+      const image = await run.analyzer.decode(plateJpeg, run.cameraMaxSide);
+      run.size = `${image.width}×${image.height}`;
+      for (let i = 0; i < 5; i++) await run.analyzer.plate(image);
     }
-    if (plateModels !== registry) await plateModels.stop();
+    for (let i = 0; i < PLATE_READS; i++) {
+      for (const run of runs) {
+        const t = performance.now();
+        const reading = await run.analyzer.plate(await run.analyzer.decode(plateJpeg, run.cameraMaxSide));
+        run.latencies.push(performance.now() - t);
+        if (reading?.plate === '闽A·12345') run.correct++;
+      }
+    }
+    for (const run of runs) {
+      console.log(`## plate read, 720p JPEG (decode + det + rec), ${run.label}: working image ${run.size}, det input ≤ ${run.detMaxSide} px, 1 intra-op thread`);
+      console.log(`  p50 ${ms(percentile(run.latencies, 50))}   p99 ${ms(percentile(run.latencies, 99))}   (target ≤ 60 ms)   read exactly ${run.correct}/${PLATE_READS}\n`);
+    }
   }
 
   console.log(`load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
