@@ -150,6 +150,9 @@ export class RuleState {
   }
 }
 
+/** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 export type TimerHandler = (key: string, data: unknown, lateMs: number) => void;
 
 /**
@@ -219,7 +222,15 @@ export class DurableTimers {
   private armFor(at: number): void {
     if (this.handle) this.clock.clearTimeout(this.handle);
     this.handleAt = at;
-    this.handle = this.clock.setTimeout(() => this.fire(at), at - this.clock.now());
+    const delay = at - this.clock.now();
+    // Node fires a longer timeout at once: wake up at the limit and arm again for what is left.
+    if (delay > MAX_TIMEOUT_MS) {
+      this.handle = this.clock.setTimeout(() => {
+        this.handle = null;
+        this.handleAt = Infinity;
+        if (this.running) this.rearm();
+      }, MAX_TIMEOUT_MS);
+    } else this.handle = this.clock.setTimeout(() => this.fire(at), delay);
   }
 
   /** Arms the shared clock timer for the earliest pending key, or leaves none armed. */

@@ -69,3 +69,59 @@ describe('RuleState', () => {
     store.close();
   });
 });
+
+describe('DurableTimers share one clock timer', () => {
+  it('fire in due order, however they were set, re-set or cancelled; a cancelled one never fires', async () => {
+    const store = Store.open(join(mkdtempSync(join(tmpdir(), 'gg-rs-')), 'g.db'));
+    const clock = new FakeClock();
+    const timers = new DurableTimers(new RuleState('r', store, new StateWriter(store, clock)), clock, (fire) => fire());
+    const fired: [string, number][] = [];
+    const t0 = clock.now();
+    timers.start((key) => fired.push([key, clock.now() - t0]));
+    timers.at('c', t0 + 3000);
+    timers.at('a', t0 + 1000);
+    timers.at('b', t0 + 2000);
+    timers.at('gone', t0 + 500);
+    timers.cancel('gone');
+    timers.at('moved', t0 + 100);
+    timers.at('moved', t0 + 2500); // re-set later: fires once, at the new time
+    clock.advance(10_000);
+    expect(fired).toEqual([
+      ['a', 1000],
+      ['b', 2000],
+      ['moved', 2500],
+      ['c', 3000],
+    ]);
+    expect(timers.has('a')).toBe(false);
+    // A handler may set the next timer from inside a firing.
+    timers.start((key) => {
+      fired.push([key, clock.now() - t0]);
+      if (key === 'tick') timers.at('tock', clock.now() + 1000);
+    });
+    timers.at('tick', clock.now() + 1000);
+    clock.advance(5000);
+    expect(fired.slice(4)).toEqual([
+      ['tick', 11_000],
+      ['tock', 12_000],
+    ]);
+    timers.stop();
+    store.close();
+  });
+
+  it('a deadline beyond the longest setTimeout fires at its time, not early', () => {
+    const store = Store.open(join(mkdtempSync(join(tmpdir(), 'gg-rs-')), 'g.db'));
+    const clock = new FakeClock();
+    const timers = new DurableTimers(new RuleState('r', store, new StateWriter(store, clock)), clock, (fire) => fire());
+    const fired: number[] = [];
+    const t0 = clock.now();
+    timers.start(() => fired.push(clock.now() - t0));
+    const day = 86_400_000;
+    timers.at('far', t0 + 40 * day);
+    clock.advance(30 * day);
+    expect(fired).toEqual([]);
+    clock.advance(10 * day);
+    expect(fired).toEqual([40 * day]);
+    timers.stop();
+    store.close();
+  });
+});
