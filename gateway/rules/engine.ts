@@ -35,6 +35,9 @@ interface ActiveRule {
   muted: { on: boolean };
   /** Events outside the rule's schedule do not reach it (it has one and does not gate only its alerts). */
   scheduled: boolean;
+  /** The instance's onEvent and identityKinds, read once at activation. */
+  onEvent: RuleInstance['onEvent'];
+  identityKinds: RuleInstance['identityKinds'];
 }
 
 interface Route {
@@ -241,11 +244,13 @@ export class RuleEngine implements Service {
     const type = RULE_CATALOGUE.get(config.type) as RuleType<unknown>;
     const muted = { on: false };
     const ctx = this.contextFor(config, type, muted);
-    const entry: ActiveRule = { config, type, instance: {}, ctx, muted, scheduled: type.filter !== 'alerts' && config.schedule !== undefined };
+    const entry: ActiveRule = { config, type, instance: {}, ctx, muted, scheduled: type.filter !== 'alerts' && config.schedule !== undefined, onEvent: undefined, identityKinds: undefined };
     const lookbackMs = type.rebuildLookbackMs?.(config.params);
     ctx.state.setEventSourced(lookbackMs !== undefined);
     try {
       entry.instance = type.create(config, ctx);
+      entry.onEvent = entry.instance.onEvent;
+      entry.identityKinds = entry.instance.identityKinds;
       if (lookbackMs !== undefined) this.replay(entry, lookbackMs);
       entry.instance.start?.();
       ctx.timers.start((key, data, lateMs) => this.guard(entry, () => entry.instance.onTimer?.(key, data, lateMs)));
@@ -380,12 +385,13 @@ export class RuleEngine implements Service {
     this.deliveredNext = (this.deliveredNext + 1) % DELIVERED_RING;
     const rules = this.routeFor(event);
     for (let i = 0; i < rules.length; i++) {
+      // Fields of the ActiveRule, not of the instance: every rule type's instance has its own shape.
       const rule = rules[i]!;
-      const kinds = rule.instance.identityKinds;
+      const kinds = rule.identityKinds;
       if (kinds !== undefined && (event.identity === undefined || !kinds.has(event.identity.kind))) continue;
       if (rule.scheduled && !inSchedule(rule.config.schedule, receivedMs)) continue;
       try {
-        rule.instance.onEvent!(event);
+        rule.onEvent!.call(rule.instance, event);
       } catch (error) {
         this.failed(rule, error);
       }

@@ -138,15 +138,31 @@ export class RuleState {
   }
 
   setTimer(key: string, timer: StoredTimer): void {
-    this.set(TIMER_PREFIX + key, timer);
+    this.set(this.timerKey(key), timer);
   }
 
   deleteTimer(key: string): void {
-    this.delete(TIMER_PREFIX + key);
+    this.delete(this.timerKey(key));
   }
 
   getTimer(key: string): StoredTimer | undefined {
-    return this.values.get(TIMER_PREFIX + key) as StoredTimer | undefined;
+    return this.values.get(this.timerKey(key)) as StoredTimer | undefined;
+  }
+
+  /**
+   * `t:` + key, the same string each time: door-held-open sets and cancels a timer per door per
+   * passage, and a string built anew must be hashed anew at every map it meets.
+   */
+  private timerKeys = new Map<string, string>();
+  private timerKey(key: string): string {
+    let stored = this.timerKeys.get(key);
+    if (stored === undefined) {
+      // Timer keys are few (doors, checks, sweeps); a rule that mints them without bound starts over.
+      if (this.timerKeys.size >= 10_000) this.timerKeys.clear();
+      stored = TIMER_PREFIX + key;
+      this.timerKeys.set(key, stored);
+    }
+    return stored;
   }
 }
 
