@@ -19,6 +19,31 @@ export const CameraZoneSchema = z
   })
   .strict();
 
+/**
+ * The part of the frame where plates are searched: the lane an LPR installer draws. Edges are
+ * fractions of the frame's width (left, right) and height (top, bottom) from its top-left corner,
+ * as zone polygons are, so the same numbers work at any snapshot size.
+ */
+export const PlateRegionSchema = z
+  .object({
+    left: Unit.describe('Left edge, fraction of the frame width (0 = left border)'),
+    top: Unit.describe('Top edge, fraction of the frame height (0 = top border)'),
+    right: Unit.describe('Right edge, fraction of the frame width (1 = right border); more than left'),
+    bottom: Unit.describe('Bottom edge, fraction of the frame height (1 = bottom border); more than top'),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    // An edge already refused for being outside 0..1 is not compared again.
+    const inFrame = (v: number) => v >= 0 && v <= 1;
+    if (inFrame(r.left) && inFrame(r.right) && r.right <= r.left) ctx.addIssue({ code: 'custom', path: ['right'], message: `must be more than left (${r.left}): the region would be empty` });
+    if (inFrame(r.top) && inFrame(r.bottom) && r.bottom <= r.top) ctx.addIssue({ code: 'custom', path: ['bottom'], message: `must be more than top (${r.top}): the region would be empty` });
+  })
+  .describe(
+    'Where plates are searched: a rectangle around the lane, in fractions of the frame (0..1, origin top-left). Only this part of each snapshot goes through text detection and recognition (faster, and no plates of cars on the road behind); plate boxes, zones and events stay in whole-frame coordinates. Whole frame when omitted (docs/models.md, Plate region)',
+  );
+
+export type PlateRegion = z.infer<typeof PlateRegionSchema>;
+
 /** Per-device options of a camera whose snapshots the gateway analyses. */
 export const CameraDeviceSchema = z
   .object({
@@ -35,6 +60,7 @@ export const CameraDeviceSchema = z
       .describe(
         'This camera\'s working size: snapshots are decoded to fit inside it, whatever their size. When omitted, snapshots up to 1280 px (720p) are analysed as decoded and larger ones fit inside intake.maxSide (docs/models.md, Decoding)',
       ),
+    plateRegion: PlateRegionSchema.optional(),
     zones: z.array(CameraZoneSchema).default([]),
   })
   .strict()

@@ -1,10 +1,10 @@
-import type { CameraSection } from '../../config/schema/camera.ts';
+import type { CameraSection, PlateRegion } from '../../config/schema/camera.ts';
 import { alignFace, BlazeFaceDetector, faceQuality, type FaceDetection, type FaceQuality } from '../../models/blazeface.ts';
 import { FaceEmbedder } from '../../models/embedding.ts';
 import { AS_DECODED_UP_TO, cropBox, decodeImage, type Box, type RgbImage, type WorkingSize } from '../../models/image.ts';
 import { BLAZEFACE_BACK, BLAZEFACE_FRONT, embeddingManifest, PPOCR_DET, PPOCR_REC, type ModelManifest } from '../../models/manifest.ts';
 import { pickPlate, type PlateReading } from '../../models/plates.ts';
-import { PaddleOcr } from '../../models/ppocr.ts';
+import { PaddleOcr, type TextBox } from '../../models/ppocr.ts';
 import type { ModelRegistry } from '../../models/registry.ts';
 
 export interface AnalyzedFace {
@@ -36,6 +36,30 @@ export function plateShaped(points: [number, number][]): boolean {
   if (height < 8) return false;
   const ratio = width / height;
   return ratio >= 2 && ratio <= 8;
+}
+
+/**
+ * A plate region in the pixels of a decoded frame: edges rounded outwards, so that a plate on
+ * the line the installer drew is kept, and at least one pixel each way.
+ */
+export function regionPixels(region: PlateRegion, width: number, height: number): Box {
+  const xmin = Math.min(width - 1, Math.max(0, Math.floor(region.left * width)));
+  const ymin = Math.min(height - 1, Math.max(0, Math.floor(region.top * height)));
+  const xmax = Math.max(xmin + 1, Math.min(width, Math.ceil(region.right * width)));
+  const ymax = Math.max(ymin + 1, Math.min(height, Math.ceil(region.bottom * height)));
+  return { xmin, ymin, xmax, ymax };
+}
+
+/**
+ * That region of the decoded frame, sharing its pixels when it spans the full width (its rows are
+ * then one contiguous run of the buffer) and copying rows otherwise. Never a second decode.
+ */
+export function regionOf(image: RgbImage, area: Box): RgbImage {
+  if (area.xmin === 0 && area.xmax === image.width) {
+    const row = image.width * 3;
+    return { data: image.data.subarray(area.ymin * row, area.ymax * row), width: image.width, height: area.ymax - area.ymin, channels: 3 };
+  }
+  return cropBox(image, area);
 }
 
 /** Which manifests the configured cameras need: nothing is loaded for a model no camera uses. */
@@ -116,13 +140,24 @@ export class FrameAnalyzer {
     });
   }
 
-  async plate(image: RgbImage): Promise<FrameAnalysis['plate']> {
+  /**
+   * Reads the plate of a frame: text detection over the camera's plate region only (the whole
+   * frame when it has none), then recognition of the plate-shaped boxes found there. Boxes come
+   * back in the frame's pixels whatever the region, so zones, passages and events do not change.
+   */
+  async plate(image: RgbImage, region?: PlateRegion): Promise<FrameAnalysis['plate']> {
     if (!this.ocr) throw new Error('plate models are not loaded');
+    const area = region ? regionPixels(region, image.width, image.height) : null;
+    const searched = area ? regionOf(image, area) : image;
+    const shift = (b: TextBox): TextBox =>
+      area ? { score: b.score, points: b.points.map(([x, y]) => [x + area.xmin, y + area.ymin]) as TextBox['points'] } : b;
     // Recognition costs per box: read only plate-shaped regions, the most confident first.
-    const boxes = (await this.ocr.detect(image))
+    const boxes = (await this.ocr.detect(searched))
       .filter((b) => plateShaped(b.points))
       .sort((a, b) => b.score - a.score)
-      .slice(0, this.section.plates.maxCandidates);
+      .slice(0, this.section.plates.maxCandidates)
+      .map(shift);
+    // Read from the whole frame at the shifted boxes: a plate on the region's edge keeps the few pixels the unclip adds beyond it.
     const lines = (await this.ocr.recognize(image, boxes)).filter((l) => l.score >= PPOCR_REC.thresholds.minLineScore!);
     const reading = pickPlate(lines, this.section.plates.minConfidence);
     if (!reading) return null;
@@ -134,11 +169,11 @@ export class FrameAnalyzer {
     return { ...reading, crop, box };
   }
 
-  async analyze(jpeg: Buffer, options: { detect: string[]; faceModel: FaceModelChoice; maxSide?: number }): Promise<FrameAnalysis> {
+  async analyze(jpeg: Buffer, options: { detect: string[]; faceModel: FaceModelChoice; maxSide?: number; plateRegion?: PlateRegion }): Promise<FrameAnalysis> {
     const image = await this.decode(jpeg, options.maxSide);
     const [faces, plate] = await Promise.all([
       options.detect.includes('face') ? this.faces(image, options.faceModel) : Promise.resolve([]),
-      options.detect.includes('plate') ? this.plate(image) : Promise.resolve(null),
+      options.detect.includes('plate') ? this.plate(image, options.plateRegion) : Promise.resolve(null),
     ]);
     return { width: image.width, height: image.height, faces, plate };
   }

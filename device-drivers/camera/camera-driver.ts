@@ -1,5 +1,5 @@
 import { Counter, Histogram } from 'prom-client';
-import type { CameraSection } from '../../config/schema/camera.ts';
+import type { CameraSection, PlateRegion } from '../../config/schema/camera.ts';
 import type { DeviceConfig } from '../../config/schema/devices.ts';
 import type { TimerHandle } from '../../gateway/core/clock.ts';
 import type { EventType, SubjectRefs } from '../../gateway/core/model.ts';
@@ -30,6 +30,8 @@ interface Camera {
   faceModel: 'front' | 'back';
   /** The camera's own working size, when it sets one (else the gateway's rule: analyzer.workingSize). */
   maxSide: number | undefined;
+  /** Where plates are searched (config plateRegion); the whole frame when undefined. */
+  plateRegion: PlateRegion | undefined;
   /** Size the last frame was analysed at, shown with the intake link so an installer can check it. */
   lastWorkingSize: string | null;
   zones: CameraZone[];
@@ -90,6 +92,7 @@ export class CameraDriver implements DeviceDriver {
         detect: c.detect,
         faceModel: c.faceModel,
         maxSide: c.maxSide,
+        plateRegion: c.plateRegion,
         lastWorkingSize: null,
         zones: c.zones,
         queue: new FrameQueue(section.intake.queueDepth),
@@ -271,7 +274,7 @@ export class CameraDriver implements DeviceDriver {
     const nowMs = this.ctx.clock.now();
     const [faces, plate] = await Promise.all([
       camera.detect.includes('face') ? analyzer.faces(image, camera.faceModel) : Promise.resolve([]),
-      camera.detect.includes('plate') ? analyzer.plate(image) : Promise.resolve(null),
+      camera.detect.includes('plate') ? analyzer.plate(image, camera.plateRegion) : Promise.resolve(null),
     ]);
     this.counters?.seconds.observe({ step: 'analyse' }, Number(process.hrtime.bigint() - decoded) / 1e9);
     camera.analysed++;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CameraSectionSchema } from '../../../config/schema/camera.ts';
-import { FrameAnalyzer, manifestsFor, plateShaped } from '../../../device-drivers/camera/analyzer.ts';
+import { FrameAnalyzer, manifestsFor, plateShaped, regionOf, regionPixels } from '../../../device-drivers/camera/analyzer.ts';
 import { silentLogger } from '../../../gateway/core/logger.ts';
 import { PPOCR_DET, PPOCR_REC } from '../../../models/manifest.ts';
 import { ModelRegistry } from '../../../models/registry.ts';
@@ -35,6 +35,93 @@ describe('camera analyzer helpers', () => {
     const withEmbedding = CameraSectionSchema.parse({ models: { embedding: { file: 'f.onnx', sha256: 'a'.repeat(64), licence: 'x' } } });
     expect(manifestsFor(withEmbedding, [{ detect: ['face'], faceModel: 'back' }]).map((m) => m.id)).toEqual(['blazeface-back', 'face-embedding']);
     expect(manifestsFor(withEmbedding, [{ detect: ['plate'], faceModel: 'back' }]).map((m) => m.id)).toEqual(['ppocr-v4-det', 'ppocr-v4-rec']);
+  });
+});
+
+/** A textured 720p street frame (the cat photo, greyed) with plates pasted where given (left, top in px, 240 px wide). */
+async function streetFrame(plates: { file: string; left: number; top: number }[]): Promise<Buffer> {
+  const background = await sharp(join(fixtures, 'chelsea.jpg')).resize(1280, 720, { fit: 'cover' }).modulate({ saturation: 0.3 }).toBuffer();
+  const pasted = await Promise.all(plates.map(async (p) => ({ input: await sharp(join(fixtures, p.file)).resize(240).toBuffer(), left: p.left, top: p.top })));
+  return sharp(background).composite(pasted).jpeg({ quality: 88 }).toBuffer();
+}
+
+describe('plate region geometry', () => {
+  it('rounds the drawn edges outwards to whole pixels and never yields an empty area', () => {
+    expect(regionPixels({ left: 0, top: 0.5, right: 1, bottom: 1 }, 1280, 720)).toEqual({ xmin: 0, ymin: 360, xmax: 1280, ymax: 720 });
+    expect(regionPixels({ left: 0.1001, top: 0.2501, right: 0.4999, bottom: 0.7499 }, 1000, 1000)).toEqual({ xmin: 100, ymin: 250, xmax: 500, ymax: 750 });
+    expect(regionPixels({ left: 0.5, top: 0.5, right: 0.5001, bottom: 0.5001 }, 640, 360)).toEqual({ xmin: 320, ymin: 180, xmax: 321, ymax: 181 });
+    expect(regionPixels({ left: 0.9999, top: 0.9999, right: 1, bottom: 1 }, 640, 360)).toEqual({ xmin: 639, ymin: 359, xmax: 640, ymax: 360 });
+  });
+
+  it('takes the region\'s pixels from the decoded frame, sharing them when the region spans the full width', () => {
+    const width = 4, height = 3;
+    const data = Buffer.from(Array.from({ length: width * height * 3 }, (_, i) => i));
+    const image = { data, width, height, channels: 3 as const };
+    const band = regionOf(image, { xmin: 0, ymin: 1, xmax: 4, ymax: 3 });
+    expect([band.width, band.height]).toEqual([4, 2]);
+    expect(band.data.buffer).toBe(data.buffer); // no copy
+    expect([...band.data]).toEqual([...data.subarray(12, 36)]);
+    const inner = regionOf(image, { xmin: 1, ymin: 1, xmax: 3, ymax: 2 });
+    expect([inner.width, inner.height]).toEqual([2, 1]);
+    expect([...inner.data]).toEqual([15, 16, 17, 18, 19, 20]);
+  });
+});
+
+describe('camera analyzer: plate region (real JPEGs, real PP-OCR models)', () => {
+  const registry = new ModelRegistry({ manifests: [PPOCR_DET, PPOCR_REC], intraOpThreads: 1, log: silentLogger() });
+  let analyzer: FrameAnalyzer;
+  beforeAll(async () => {
+    await registry.start();
+    analyzer = new FrameAnalyzer(registry, CameraSectionSchema.parse({}));
+  }, 60_000);
+  afterAll(async () => {
+    await registry.stop();
+  });
+
+  const read = (jpeg: Buffer, plateRegion?: { left: number; top: number; right: number; bottom: number }) =>
+    analyzer.analyze(jpeg, { detect: ['plate'], faceModel: 'back', ...(plateRegion ? { plateRegion } : {}) });
+  /** Whole-frame pixels: the region's reading must land where the whole-frame reading does. */
+  const within = (box: { xmin: number; ymin: number; xmax: number; ymax: number }, expected: typeof box, px: number) => {
+    for (const side of ['xmin', 'ymin', 'xmax', 'ymax'] as const) expect(Math.abs(box[side] - expected[side]), side).toBeLessThanOrEqual(px);
+  };
+
+  it('reads the plate inside the region exactly and reports its box in whole-frame pixels', async () => {
+    const frame = await streetFrame([{ file: 'plate-blue-12345.png', left: 540, top: 500 }]);
+    const whole = await read(frame);
+    expect(whole.plate?.plate).toBe('闽A·12345');
+    // The lower half (full width: the region shares the frame's rows) and a lane box (rows copied).
+    for (const region of [{ left: 0, top: 0.5, right: 1, bottom: 1 }, { left: 0.3, top: 0.55, right: 0.75, bottom: 0.95 }]) {
+      const inRegion = await read(frame, region);
+      expect(inRegion.plate?.plate, JSON.stringify(region)).toBe('闽A·12345');
+      expect([inRegion.width, inRegion.height]).toEqual([1280, 720]);
+      // Detection sees the region at a different scale than the whole frame, so its box may differ by a few pixels (≤ 8 px, 0.6 % of the width).
+      within(inRegion.plate!.box, whole.plate!.box, 8);
+      // The box is in the lower part of the frame (the plate's pixels are at x 540–780, y 500–576), not region-relative.
+      expect(inRegion.plate!.box.xmin).toBeGreaterThan(530);
+      expect(inRegion.plate!.box.ymin).toBeGreaterThan(490);
+      expect(inRegion.plate!.box.ymax).toBeLessThan(590);
+      expect(inRegion.plate!.crop.width).toBeGreaterThan(200);
+    }
+  });
+
+  it('does not read a plate outside the region', async () => {
+    const frame = await streetFrame([{ file: 'plate-blue-12345.png', left: 540, top: 500 }]);
+    expect((await read(frame, { left: 0, top: 0, right: 1, bottom: 0.5 })).plate).toBeNull();
+    expect((await read(frame, { left: 0, top: 0.5, right: 0.4, bottom: 1 })).plate).toBeNull();
+  });
+
+  it('of two plates in the frame, reads the one in the region', async () => {
+    // A car in the lane (lower right) and one passing on the road behind (upper left).
+    const frame = await streetFrame([
+      { file: 'plate-blue-12345.png', left: 900, top: 560 },
+      { file: 'plate-blue-88888.png', left: 120, top: 120 },
+    ]);
+    const lane = await read(frame, { left: 0.5, top: 0.6, right: 1, bottom: 1 });
+    expect(lane.plate?.plate).toBe('闽A·12345');
+    expect(lane.plate!.box.xmin).toBeGreaterThan(890);
+    const road = await read(frame, { left: 0, top: 0, right: 0.5, bottom: 0.4 });
+    expect(road.plate?.plate).toBe('闽A·88888');
+    expect(road.plate!.box.xmax).toBeLessThan(370);
   });
 });
 

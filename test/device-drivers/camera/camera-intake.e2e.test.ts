@@ -14,10 +14,10 @@ import { waitFor } from '../../helpers/net.ts';
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
 
 /** A 1280×720 gate frame: grey road, the rendered plate about where a gate camera sees it. */
-async function gateFrame(plateFile: string): Promise<Buffer> {
+async function gateFrame(plateFile: string, at = { left: 520, top: 470 }): Promise<Buffer> {
   const plate = await sharp(join(fixtures, plateFile)).resize(240).toBuffer();
   return sharp({ create: { width: 1280, height: 720, channels: 3, background: { r: 88, g: 92, b: 98 } } })
-    .composite([{ input: plate, left: 520, top: 470 }])
+    .composite([{ input: plate, ...at }])
     .jpeg({ quality: 90 })
     .toBuffer();
 }
@@ -37,7 +37,16 @@ describe('camera intake end to end: real MQTT and HTTP into a real gateway', () 
     });
     site.devices = (site.devices as Record<string, unknown>[]).map((d) =>
       d.id === 'cam-1'
-        ? { ...d, camera: { detect: ['face', 'plate'], faceModel: 'front', zones: [{ id: 'z-north', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] }] } }
+        ? {
+            ...d,
+            camera: {
+              detect: ['face', 'plate'],
+              faceModel: 'front',
+              // The lane, drawn around where the car stops: plates are searched there only.
+              plateRegion: { left: 0.25, top: 0.5, right: 0.8, bottom: 0.95 },
+              zones: [{ id: 'z-north', polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]] }],
+            },
+          }
         : d,
     );
     gw = await startGateway(site);
@@ -59,7 +68,13 @@ describe('camera intake end to end: real MQTT and HTTP into a real gateway', () 
     expect(event.identity).toMatchObject({ kind: 'resident', personId: 'p1', matchedBy: 'plate' });
     expect(event.payload.confidence).toBeGreaterThanOrEqual(0.9);
     expect(event.payload.plateKind).toBe('regular');
-    // The plate sits at y ≈ 0.65–0.75 of the frame: its bottom-centre is in the lower-half zone.
+    // The plate sits at x ≈ 0.41–0.59, y ≈ 0.65–0.76 of the frame: read inside cam-1's plate region,
+    // its box is still reported in whole-frame coordinates, so its bottom-centre is in the lower-half zone.
+    const [xmin, ymin, xmax, ymax] = event.payload.box as number[];
+    expect(xmin).toBeGreaterThan(0.4);
+    expect(xmax).toBeLessThan(0.6);
+    expect(ymin).toBeGreaterThan(0.64);
+    expect(ymax).toBeLessThan(0.77);
     expect(event.payload.zones).toEqual(['z-north']);
     expect(event.place.zone).toBe('z-north');
     // The picture stays on the gateway: the event carries only the image id.
@@ -142,6 +157,16 @@ describe('camera intake end to end: real MQTT and HTTP into a real gateway', () 
     await waitFor(() => events('door.opened').length === 1, 'door event still accepted');
     await door.endAsync();
     await cam.endAsync();
+  });
+
+  it('a plate outside the camera\'s plate region is not read (a car on the road behind the lane)', async () => {
+    await driver.whenIdle();
+    const before = driver.health()['cam-1/intake']!.framesOk;
+    // Upper left of the frame: outside cam-1's region (x 0.25–0.8, y 0.5–0.95).
+    driver.enqueue('cam-1', await gateFrame('plate-green-D12345.png', { left: 60, top: 80 }), 'mqtt');
+    await waitFor(() => (driver.health()['cam-1/intake']!.framesOk > before ? true : null), 'frame analysed', 30_000);
+    await driver.whenIdle();
+    expect(events('plate.captured').filter((e) => e.subjects.plate === '闽A·D12345')).toHaveLength(0);
   });
 
   it('a burst beyond the queue depth drops the oldest frames and counts them', async () => {
