@@ -7,6 +7,7 @@
  *  3. latency at a fixed 1,000 events/s: publish → alert on local/alerts, p50/p99.
  * Prints figures and the ratio of (2) to (1).
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
@@ -17,7 +18,38 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const DEVICES = ['ac-1', 'ac-2', 'dp-1'];
 const PAYLOAD = JSON.stringify({ type: 'access.granted', cardNo: '1001', direction: 'in', ts: new Date().toISOString(), pad: 'x'.repeat(80) });
 
-async function rawAedes(n: number): Promise<number> {
+/**
+ * CPU time of each thread of this process (Linux /proc), in ms: wall-clock rates swing with the
+ * load on a shared machine, CPU per event much less, so the bench prints both.
+ */
+function threadCpuMs(): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!existsSync('/proc/self/task')) return out;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(tid, (Number(fields[11]) + Number(fields[12])) * 10); // utime + stime, 100 Hz ticks
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** µs of CPU per event: the main thread, and every other thread of the process together. */
+function cpuPerEvent(before: Map<string, number>, n: number): { main: number; others: number } {
+  const after = threadCpuMs();
+  let main = 0;
+  let others = 0;
+  for (const [tid, ms] of after) {
+    const spent = ms - (before.get(tid) ?? 0);
+    if (tid === String(process.pid)) main += spent;
+    else others += spent;
+  }
+  return { main: (main * 1000) / n, others: (others * 1000) / n };
+}
+
+async function rawAedes(n: number): Promise<{ rate: number; cpu: { main: number; others: number } }> {
   const broker = await Aedes.createBroker();
   const server = createServer(broker.handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -27,15 +59,17 @@ async function rawAedes(n: number): Promise<number> {
   let received = 0;
   const done = new Promise<void>((resolve) => sub.on('message', () => ++received === n && resolve()));
   await sub.subscribeAsync('bench/#', { qos: 1 });
+  const cpuBefore = threadCpuMs();
   const start = performance.now();
   for (let i = 0; i < n; i++) pub.publish('bench/events', PAYLOAD, { qos: 1 });
   await done;
   const rate = n / ((performance.now() - start) / 1000);
+  const cpu = cpuPerEvent(cpuBefore, n);
   await pub.endAsync();
   await sub.endAsync();
   server.close();
   await new Promise<void>((r) => broker.close(() => r()));
-  return rate;
+  return { rate, cpu };
 }
 
 /** The bench measures the pipeline, not the per-client flood limit: lift it. */
@@ -50,6 +84,7 @@ async function pipelineThroughput(n: number) {
   const gw = await startGateway(site, { logger: pino({ level: 'silent' }) });
   const clients = await Promise.all(DEVICES.map((id) => connectDevice(gw.mqttUrl, id)));
   const perDevice = Math.ceil(n / DEVICES.length);
+  const cpuBefore = threadCpuMs();
   const start = performance.now();
   await Promise.all(
     clients.map(async (c, i) => {
@@ -64,6 +99,7 @@ async function pipelineThroughput(n: number) {
     }),
   );
   const seconds = (performance.now() - start) / 1000;
+  const cpu = cpuPerEvent(cpuBefore, perDevice * DEVICES.length);
   const { store } = gw.gateway.services;
   await new Promise((r) => setTimeout(r, 200));
   const stored = store.events.count();
@@ -72,7 +108,7 @@ async function pipelineThroughput(n: number) {
   const stats = store.writeStats();
   await Promise.all(clients.map((c) => c.endAsync()));
   await gw.stop();
-  return { rate: (perDevice * DEVICES.length) / seconds, stored, queued, alerts: alertRows.length, merged: alertRows.reduce((n, a) => n + a.occurrences, 0), stats };
+  return { rate: (perDevice * DEVICES.length) / seconds, cpu, stored, queued, alerts: alertRows.length, merged: alertRows.reduce((n, a) => n + a.occurrences, 0), stats };
 }
 
 async function latencyAtRate(ratePerSecond: number, seconds: number) {
@@ -122,24 +158,31 @@ async function latencyAtRate(ratePerSecond: number, seconds: number) {
 // Alternate baseline and pipeline rounds and compare medians: on a shared machine one round of
 // either can be off by a third.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const raws: number[] = [];
+const raws: Awaited<ReturnType<typeof rawAedes>>[] = [];
 const fulls: Awaited<ReturnType<typeof pipelineThroughput>>[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   raws.push(await rawAedes(EVENTS));
   fulls.push(await pipelineThroughput(EVENTS));
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const raw = median(raws);
+const raw = median(raws.map((x) => x.rate));
 const fullRate = median(fulls.map((x) => x.rate));
 const full = fulls.find((x) => x.rate === fullRate)!;
 const lat = await latencyAtRate(1000, 5);
 const f = (x: number) => x.toLocaleString('en-US', { maximumFractionDigits: 1 });
 const load = (await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ');
 console.log(`pipeline benchmark (${EVENTS} events × ${ROUNDS} rounds, ${DEVICES.length} devices, QoS 1, node ${process.version}, load ${load})`);
-console.log(`  raw aedes pub→sub           ${f(raw)} msg/s (median; rounds ${raws.map(f).join(', ')})`);
+console.log(`  raw aedes pub→sub           ${f(raw)} msg/s (median; rounds ${raws.map((x) => f(x.rate)).join(', ')})`);
 console.log(`  gridguard ingest→stored     ${f(fullRate)} events/s (median; rounds ${fulls.map((x) => f(x.rate)).join(', ')})`);
 console.log(`                              stored ${full.stored}, queued ${full.queued}, alerts ${full.alerts} from ${full.merged} triggers`);
-console.log(`  ratio gridguard / raw aedes ${(fullRate / raw).toFixed(2)}× of medians; per round ${fulls.map((x, i) => (x.rate / raws[i]!).toFixed(2)).join(', ')}  (target ≥ 0.5×)`);
+console.log(`  ratio gridguard / raw aedes ${(fullRate / raw).toFixed(2)}× of medians; per round ${fulls.map((x, i) => (x.rate / raws[i]!.rate).toFixed(2)).join(', ')}  (target ≥ 0.5×)`);
+const cpuMedian = (xs: { main: number; others: number }[]) => ({ main: median(xs.map((x) => x.main)), others: median(xs.map((x) => x.others)) });
+const rawCpu = cpuMedian(raws.map((x) => x.cpu));
+const fullCpu = cpuMedian(fulls.map((x) => x.cpu));
+console.log(
+  `  CPU per event (medians)     raw aedes: main thread ${f(rawCpu.main)} µs, other threads ${f(rawCpu.others)} µs; gridguard: main thread ${f(fullCpu.main)} µs, ` +
+    `other threads (event writer, GC helpers) ${f(fullCpu.others)} µs; main-thread ratio ${(rawCpu.main / fullCpu.main).toFixed(2)}×`,
+);
 console.log(`  group commit                ${full.stats.batches} transactions for ${full.stats.writes} writes (largest batch ${full.stats.largestBatch})`);
 console.log(`  at 1,000 events/s: publish → local alert p50 ${f(lat.p50)} ms, p99 ${f(lat.p99)} ms, max ${f(lat.max)} ms (${lat.alerts}/${lat.triggers} alerts, ${f(lat.achievedRate)} events/s sent; target p99 ≤ 20 ms)`);
 process.exit(0);
