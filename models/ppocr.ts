@@ -267,8 +267,8 @@ export class PaddleOcr {
     this.dictionary = loadDictionary(dict.toString('utf8'));
   }
 
-  async detect(image: RgbImage): Promise<TextBox[]> {
-    const maxSide = this.options.maxSide;
+  /** Text regions of an image; `maxSide` overrides the configured detector input cap (a frame's part keeps the frame's scale). */
+  async detect(image: RgbImage, maxSide = this.options.maxSide): Promise<TextBox[]> {
     // One resample straight to the network's multiple-of-32 size: each sharp round trip of a frame costs milliseconds.
     // Bilinear, as PaddleOCR's DetResizeForTest (cv2.resize), and cheaper than lanczos3 from a 720p working image.
     const scale = Math.min(1, maxSide / Math.max(image.width, image.height));

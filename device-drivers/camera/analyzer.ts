@@ -149,10 +149,14 @@ export class FrameAnalyzer {
     if (!this.ocr) throw new Error('plate models are not loaded');
     const area = region ? regionPixels(region, image.width, image.height) : null;
     const searched = area ? regionOf(image, area) : image;
+    // The region is searched at the scale the whole frame would be (detMaxSide over the frame's
+    // longer side): the smallest plate found stays the same, and the cost follows the region's area.
+    const frameScale = Math.min(1, this.section.plates.detMaxSide / Math.max(image.width, image.height));
+    const detMaxSide = Math.max(32, Math.round(Math.max(searched.width, searched.height) * frameScale));
     const shift = (b: TextBox): TextBox =>
       area ? { score: b.score, points: b.points.map(([x, y]) => [x + area.xmin, y + area.ymin]) as TextBox['points'] } : b;
     // Recognition costs per box: read only plate-shaped regions, the most confident first.
-    const boxes = (await this.ocr.detect(searched))
+    const boxes = (await this.ocr.detect(searched, detMaxSide))
       .filter((b) => plateShaped(b.points))
       .sort((a, b) => b.score - a.score)
       .slice(0, this.section.plates.maxCandidates)
