@@ -268,16 +268,20 @@ export class DurableTimers {
     for (const [key, at] of this.fireAt) if (at <= target) due.push([key, at]);
     // Stable: equal times keep the order the keys were set in.
     due.sort((a, b) => a[1] - b[1]);
-    for (const [key, at] of due) {
-      // An earlier handler may have cancelled or re-set this key.
-      if (!this.running || this.fireAt.get(key) !== at) continue;
-      const stored = this.state.getTimer(key);
-      this.fireAt.delete(key);
-      if (!stored) continue;
-      this.state.deleteTimer(key);
-      const lateMs = Math.max(0, this.clock.now() - stored.dueMs);
-      this.onFire(() => this.handler(key, stored.data, lateMs));
+    try {
+      for (const [key, at] of due) {
+        // An earlier handler may have cancelled or re-set this key.
+        if (!this.running || this.fireAt.get(key) !== at) continue;
+        const stored = this.state.getTimer(key);
+        this.fireAt.delete(key);
+        if (!stored) continue;
+        this.state.deleteTimer(key);
+        const lateMs = Math.max(0, this.clock.now() - stored.dueMs);
+        this.onFire(() => this.handler(key, stored.data, lateMs));
+      }
+    } finally {
+      // A handler that throws must not leave the other timers without a clock timer.
+      if (this.running) this.rearm();
     }
-    if (this.running) this.rearm();
   }
 }

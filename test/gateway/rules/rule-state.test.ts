@@ -124,4 +124,22 @@ describe('DurableTimers share one clock timer', () => {
     timers.stop();
     store.close();
   });
+
+  it('a handler that throws does not strand the timers due with it', () => {
+    const store = Store.open(join(mkdtempSync(join(tmpdir(), 'gg-rs-')), 'g.db'));
+    const clock = new FakeClock();
+    const timers = new DurableTimers(new RuleState('r', store, new StateWriter(store, clock)), clock, (fire) => fire());
+    const fired: string[] = [];
+    timers.start((key) => {
+      fired.push(key);
+      if (key === 'a') throw new Error('boom');
+    });
+    timers.at('a', clock.now() + 1000);
+    timers.at('b', clock.now() + 1000);
+    expect(() => clock.advance(1000)).toThrow('boom');
+    clock.advance(0);
+    expect(fired).toEqual(['a', 'b']);
+    timers.stop();
+    store.close();
+  });
 });
