@@ -58,6 +58,8 @@ describe('camera config: per-camera working size', () => {
     const gate = config.devices.find((d) => d.id === 'cam-gate-north')!;
     expect(gate.camera).toMatchObject({ detect: ['plate'] });
     expect(gate.camera!.maxSide).toBeUndefined();
+    // Simulated: it sends plate events, not snapshots, so no lane is drawn for it.
+    expect(gate.camera!.plateRegion).toBeUndefined();
   });
 
   it('the JSON schema for editors carries the per-camera working size (npm run schema is current)', () => {
