@@ -4,7 +4,7 @@ import type { DeviceEvent } from '../core/model.ts';
 import type { EventWriterData } from './event-writer.ts';
 import { eventRow, type EventRow, type EventsRepo } from './events.ts';
 import type { OutboxPolicy, OutboxRepo } from './outbox.ts';
-import type { WriteGate, WriteQueue, WriteQueueStats } from './write-queue.ts';
+import type { SharedQueue, WriteGate, WriteQueue, WriteQueueStats } from './write-queue.ts';
 
 /**
  * Where the pipeline keeps what devices send: the event row and its outbox row, committed in one
@@ -56,6 +56,9 @@ export type FromWriter =
   | { type: 'appended'; errors: (WriteError | null)[] | null }
   | { type: 'pragma'; id: number; error?: WriteError };
 
+/** Batches posted to the writer at a time: one being committed, one waiting in its port. */
+const MAX_IN_FLIGHT = 2;
+
 type Pending = { row: EventRow | null; nowMs: number; resolve: () => void; reject: (error: unknown) => void };
 
 /**
@@ -65,17 +68,18 @@ type Pending = { row: EventRow | null; nowMs: number; resolve: () => void; rejec
  * while a batch is being committed form the next batch (group commit, one fsync per batch).
  *
  * SQLite lets one connection write at a time; the main connection's own queue (alerts, rule
- * state, outbox deletes) commits only between the writer's batches (this is its WriteGate), so
- * neither side ever waits on SQLite's busy handler.
+ * state, outbox deletes) commits only while the writer is idle (this is its WriteGate), and
+ * has priority over further batches, so neither side ever waits on SQLite's busy handler.
  */
 export class ThreadEventLog implements EventLog, WriteGate {
   readonly stats: WriteQueueStats = { batches: 0, writes: 0, failed: 0, largestBatch: 0 };
   private worker: Worker | null = null;
   private queue: Pending[] = [];
-  private inFlight: Pending[] | null = null;
+  /** Batches posted to the writer and not yet answered, oldest first (at most MAX_IN_FLIGHT). */
+  private inFlight: Pending[][] = [];
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
-  private beforeBatch: (() => void)[] = [];
+  private mainQueue: SharedQueue | null = null;
   private pragmaWaiters = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   private nextPragmaId = 1;
   private stopped: Error | null = null;
@@ -114,14 +118,8 @@ export class ThreadEventLog implements EventLog, WriteGate {
     if (this.closing) return Promise.reject(new Error('store is closed'));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ row: eventRow(event, json), nowMs, resolve, reject });
-      if (!this.inFlight && !this.scheduled) {
-        this.scheduled = true;
-        // Let the rest of this turn's traffic join the batch.
-        setImmediate(() => {
-          this.scheduled = false;
-          this.send();
-        });
-      }
+      // Let the rest of this turn's traffic join the batch.
+      if (this.inFlight.length < MAX_IN_FLIGHT) this.scheduleSend();
     });
   }
 
@@ -141,15 +139,15 @@ export class ThreadEventLog implements EventLog, WriteGate {
   }
 
   get pending(): number {
-    return this.queue.length + (this.inFlight?.length ?? 0);
+    return this.queue.length + this.inFlight.reduce((n, batch) => n + batch.length, 0);
   }
 
   get busy(): boolean {
-    return this.inFlight !== null;
+    return this.inFlight.length > 0;
   }
 
-  beforeEachBatch(callback: () => void): void {
-    this.beforeBatch.push(callback);
+  attach(queue: SharedQueue): void {
+    this.mainQueue = queue;
   }
 
   whenIdle(callback: () => void): void {
@@ -161,8 +159,8 @@ export class ThreadEventLog implements EventLog, WriteGate {
     if (this.closing) return this.exited;
     // Everything appended so far is committed (and its promise settled) before the thread ends.
     while (!this.stopped) {
-      if (!this.inFlight) this.send();
-      if (!this.inFlight) break;
+      this.send();
+      if (!this.busy) break;
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
     this.closing = true;
@@ -170,17 +168,35 @@ export class ThreadEventLog implements EventLog, WriteGate {
     await this.exited;
   }
 
+  private scheduleSend(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.send();
+    });
+  }
+
+  /**
+   * Posts batches while fewer than MAX_IN_FLIGHT are unanswered, so that the writer starts the
+   * next one as soon as it committed the last, even while the main thread is busy. The main
+   * connection goes first: it commits whenever the writer is idle, and while it has writes
+   * queued no further batch is posted, so they wait for at most the batches already posted.
+   */
   private send(): void {
-    if (this.inFlight || this.queue.length === 0 || !this.worker || this.stopped) return;
-    for (const callback of this.beforeBatch) callback();
+    if (!this.worker || this.stopped) return;
     const max = this.options.maxBatch ?? 1000;
-    const batch = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
-    this.queue = batch === this.queue ? [] : this.queue.slice(max);
-    this.inFlight = batch;
-    const items: [EventRow, number][] = batch.map((p) => [p.row!, p.nowMs]);
-    this.worker.postMessage({ type: 'append', items } satisfies ToWriter);
-    // The thread has its copy: let the rows (the event JSON, mostly) go before the commit returns.
-    for (const p of batch) p.row = null;
+    while (this.queue.length > 0 && this.inFlight.length < MAX_IN_FLIGHT) {
+      if (this.inFlight.length === 0) this.mainQueue?.flush();
+      else if ((this.mainQueue?.pending ?? 0) > 0) return;
+      const batch = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
+      this.queue = batch === this.queue ? [] : this.queue.slice(max);
+      this.inFlight.push(batch);
+      const items: [EventRow, number][] = batch.map((p) => [p.row!, p.nowMs]);
+      this.worker.postMessage({ type: 'append', items } satisfies ToWriter);
+      // The thread has its copy: let the rows (the event JSON, mostly) go before the commit returns.
+      for (const p of batch) p.row = null;
+    }
   }
 
   private onMessage(msg: FromWriter): void {
@@ -192,8 +208,7 @@ export class ThreadEventLog implements EventLog, WriteGate {
       return;
     }
     if (msg.type !== 'appended') return;
-    const batch = this.inFlight ?? [];
-    this.inFlight = null;
+    const batch = this.inFlight.shift() ?? [];
     this.stats.batches++;
     this.stats.writes += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
@@ -204,25 +219,21 @@ export class ThreadEventLog implements EventLog, WriteGate {
         p.reject(toError(error));
       } else p.resolve();
     });
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const waiter of waiters) waiter();
-    // The next batch goes on the next turn: first what the committed events set off (rules,
-    // alerts) runs, and the main connection commits what it queued (see beforeEachBatch).
-    if (this.queue.length > 0 && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.send();
-      });
+    if (!this.busy) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const waiter of waiters) waiter();
     }
+    // More goes on the next turn: first what the committed events set off (rules, alerts) runs
+    // and queues its writes, which then commit before the next batch is posted (see send()).
+    if (this.queue.length > 0) this.scheduleSend();
   }
 
   private fail(error: Error): void {
     if (this.stopped) return;
     this.stopped = error;
-    const lost = [...(this.inFlight ?? []), ...this.queue];
-    this.inFlight = null;
+    const lost = [...this.inFlight.flat(), ...this.queue];
+    this.inFlight = [];
     this.queue = [];
     this.stats.failed += lost.length;
     for (const p of lost) p.reject(error);

@@ -13,8 +13,13 @@ export interface WriteQueueStats {
 export interface WriteGate {
   readonly busy: boolean;
   whenIdle(callback: () => void): void;
-  /** Called before the other writer starts a transaction: commit what is queued here first. */
-  beforeEachBatch(callback: () => void): void;
+  /** The queue sharing the database with the gate's writer: flushed whenever that writer is idle. */
+  attach(queue: SharedQueue): void;
+}
+
+export interface SharedQueue {
+  readonly pending: number;
+  flush(): void;
 }
 
 /**
@@ -24,7 +29,7 @@ export interface WriteGate {
  * or idempotent in-memory effects). A promise resolves only after its transaction committed:
  * callers acknowledge devices (PUBACK) then, and not before.
  */
-export class WriteQueue {
+export class WriteQueue implements SharedQueue {
   private queue: Op[] = [];
   private scheduled = false;
   private closed = false;
@@ -52,9 +57,9 @@ export class WriteQueue {
   /** SQLite has one writer at a time: take turns with `gate` instead of blocking in its busy handler. */
   shareWith(gate: WriteGate): void {
     this.gate = gate;
-    // Alerts and rule state queued here go before the next batch of events: an alert then waits
-    // for at most one commit of the other writer, never for a queue of them.
-    gate.beforeEachBatch(() => this.flush());
+    // Alerts and rule state queued here go before further batches of events: an alert then waits
+    // for at most the batches already handed to the other writer, never for a queue of them.
+    gate.attach(this);
   }
 
   get pending(): number {

@@ -108,6 +108,24 @@ describe('events committed by the writer thread', () => {
     expect(store.writes.stats.failed).toBe(0);
   });
 
+  it('keeps the writer fed with a second batch, but commits a main-connection write before any further batch', async () => {
+    const store = await threaded();
+    const log = store.eventLog as unknown as { inFlight: unknown[][] };
+    const maxInFlight: number[] = [];
+    const order: string[] = [];
+    const first = Array.from({ length: 3000 }, () => event());
+    const appends = first.map((e) => append(store, e).then(() => order.push('event')));
+    await new Promise((r) => setImmediate(r));
+    maxInFlight.push(log.inFlight.length);
+    // Queued while batches are in flight: must commit before the events appended after it.
+    const main = store.writes.write(() => store.meta.set('k', 'v')).then(() => order.push('main'));
+    const later = Array.from({ length: 10 }, () => append(store, event()).then(() => order.push('later')));
+    await Promise.all([...appends, main, ...later]);
+    expect(maxInFlight[0]).toBe(2);
+    expect(order.indexOf('main')).toBeLessThan(order.indexOf('later'));
+    expect(store.events.count()).toBe(3010);
+  });
+
   it('applies the outbox quota in its own transactions', async () => {
     const store = await threaded();
     store.outbox.configure({ quotaBytes: 20_000, evictAlerts: false, ttlMs: {} });
