@@ -27,6 +27,7 @@ import { Identifier } from './identify/identifier.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
 import { RuleEngine } from './rules/engine.ts';
 import { longestLookback } from './rules/lookback.ts';
+import { identityForAccess } from './rules/watch-scope.ts';
 import { DeviceSimulator } from './simulator/simulator.ts';
 import { consoleModule } from './console/console-module.ts';
 import { SiteModel } from './site/site-model.ts';
@@ -139,7 +140,7 @@ export class Gateway {
     mqttDriver = new MqttDriver(driverContext('mqtt'), broker);
     const drivers: DeviceDriver[] = [mqttDriver];
     if (config.serialBuses.length > 0) {
-      drivers.push(new SerialDriver(driverContext('serial'), { buses: config.serialBuses, bus, identify: (refs) => identifier.identify(refs, clock.now()) }));
+      drivers.push(new SerialDriver(driverContext('serial'), { buses: config.serialBuses, bus, identify: (refs, deviceId) => identityForAccess(identifier, site, refs, deviceId, clock.now()) }));
     }
     if (config.opcuaServers.length > 0) {
       // node-opcua is large: load it only for sites that have OPC-UA servers.

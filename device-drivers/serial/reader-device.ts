@@ -6,7 +6,8 @@ import type { ReaderCodec, ReaderMessage } from './codecs/reader-codec.ts';
 import { PolledDevice, type PolledDeviceDeps } from './polled-device.ts';
 
 /** Looks a subject up in the registry and watchlist, as the pipeline will (gateway/identify). */
-export type IdentifyFn = (refs: SubjectRefs) => Identity | undefined;
+/** Who holds the card, as an access decision at device `deviceId` should see them (rules/watch-scope.ts). */
+export type IdentifyFn = (refs: SubjectRefs, deviceId: string) => Identity | undefined;
 
 export interface AccessDecision {
   granted: boolean;
@@ -107,7 +108,7 @@ export class ReaderDevice extends PolledDevice {
 
   private async onSwipe(cardNo: string, seq: number): Promise<void> {
     const subjects: SubjectRefs = { cardNo };
-    const decision = decideAccess(this.identify(subjects), this.serial.watchlisted);
+    const decision = decideAccess(this.identify(subjects, this.id), this.serial.watchlisted);
     // The person is waiting at the door: answer the reader first, then make the event durable.
     const frame = decision.granted ? this.codec.grant(this.serial.address, this.serial.openMs) : this.codec.deny(this.serial.address);
     let signalled = true;

@@ -7,6 +7,8 @@ export type FaceMatcher = (feature: readonly number[]) => string | null;
 
 const LEVEL_RANK: Record<WatchLevel, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
+const NO_WATCH: Record<WatchRecord['subjectType'], Map<string, WatchRecord[]>> = { card: new Map(), plate: new Map(), face: new Map(), person: new Map() };
+
 const toMs = (iso?: string) => (iso ? Date.parse(iso) : null);
 /** The valid entry of a higher level than `best` among `entries` (the first of a level wins), else `best`. */
 function bestEntry(entries: WatchRecord[] | undefined, nowMs: number, best: WatchRecord | undefined): WatchRecord | undefined {
@@ -154,7 +156,7 @@ export class Identifier {
    * plate, face, person id, in that order), and the highest-level valid watch entry on any of the
    * references or on that person (the first one found wins a tie).
    */
-  identify(refs: SubjectRefs, nowMs: number): Identity | undefined {
+  identify(refs: SubjectRefs, nowMs: number, options: { watchlist?: boolean } = {}): Identity | undefined {
     const card = refs.cardNo ? refs.cardNo.trim() : undefined;
     const plate = refs.plate ? this.normalPlate(refs.plate) : undefined;
     let face: string | undefined;
@@ -175,7 +177,8 @@ export class Identifier {
     let best: WatchRecord | undefined;
     let bestBy: Identity['matchedBy'];
     let better: WatchRecord | undefined;
-    const watch = this.watch;
+    // `watchlist: false`: as the registry alone knows the subject (see rules/watch-scope.ts).
+    const watch = options.watchlist === false ? NO_WATCH : this.watch;
     if (card !== undefined && (better = bestEntry(watch.card.get(card), nowMs, best)) !== best) [best, bestBy] = [better, 'card'];
     if (plate !== undefined && (better = bestEntry(watch.plate.get(plate), nowMs, best)) !== best) [best, bestBy] = [better, 'plate'];
     if (face !== undefined && (better = bestEntry(watch.face.get(face), nowMs, best)) !== best) [best, bestBy] = [better, 'face'];
