@@ -43,7 +43,7 @@ export class InlineEventLog implements EventLog {
 
 /** What the main thread and the writer thread say to each other. */
 export type ToWriter =
-  | { type: 'append'; items: [EventRow, number][] }
+  | { type: 'append'; items: [EventRow, number][]; checkpoint?: boolean }
   | { type: 'policy'; policy: OutboxPolicy }
   | { type: 'pragma'; id: number; pragma: string }
   | { type: 'close' };
@@ -58,6 +58,10 @@ export type FromWriter =
 
 /** Batches posted to the writer at a time: one being committed, one waiting in its port. */
 const MAX_IN_FLIGHT = 2;
+/** Events waiting before a second batch is posted while one is being committed. */
+const PIPELINE_FROM = 200;
+/** How often the writer checkpoints the WAL for the main connection's writes. */
+const CHECKPOINT_MS = 2_000;
 
 type Pending = { row: EventRow | null; nowMs: number; resolve: () => void; reject: (error: unknown) => void };
 
@@ -80,6 +84,8 @@ export class ThreadEventLog implements EventLog, WriteGate {
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
   private mainQueue: SharedQueue | null = null;
+  private checkpointDue = false;
+  private checkpointTimer: NodeJS.Timeout | null = null;
   private pragmaWaiters = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   private nextPragmaId = 1;
   private stopped: Error | null = null;
@@ -94,6 +100,12 @@ export class ThreadEventLog implements EventLog, WriteGate {
     const worker = startWorker(module, { file: this.options.file, synchronous: this.options.synchronous } satisfies EventWriterData);
     this.worker = worker;
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+    // What the main connection wrote reaches the database file through the writer's checkpoints.
+    this.checkpointTimer = setInterval(() => {
+      this.checkpointDue = true;
+      this.scheduleSend();
+    }, CHECKPOINT_MS);
+    this.checkpointTimer.unref();
     return new Promise((resolve, reject) => {
       let ready = false;
       worker.on('message', (msg: FromWriter) => {
@@ -164,6 +176,7 @@ export class ThreadEventLog implements EventLog, WriteGate {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
     this.closing = true;
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.worker?.postMessage({ type: 'close' } satisfies ToWriter);
     await this.exited;
   }
@@ -178,22 +191,29 @@ export class ThreadEventLog implements EventLog, WriteGate {
   }
 
   /**
-   * Posts batches while fewer than MAX_IN_FLIGHT are unanswered, so that the writer starts the
-   * next one as soon as it committed the last, even while the main thread is busy. The main
+   * Posts a batch when the writer is idle, and under load (PIPELINE_FROM events waiting) a second
+   * one, so that the writer starts it as soon as it committed the first, even while the main
+   * thread is busy. The main
    * connection goes first: it commits whenever the writer is idle, and while it has writes
    * queued no further batch is posted, so they wait for at most the batches already posted.
    */
   private send(): void {
     if (!this.worker || this.stopped) return;
     const max = this.options.maxBatch ?? 1000;
-    while (this.queue.length > 0 && this.inFlight.length < MAX_IN_FLIGHT) {
+    while ((this.queue.length > 0 || this.checkpointDue) && this.inFlight.length < MAX_IN_FLIGHT) {
       if (this.inFlight.length === 0) this.mainQueue?.flush();
-      else if ((this.mainQueue?.pending ?? 0) > 0) return;
+      // A second batch only under load: it would make the main connection's next commit (an
+      // alert, say) wait for one more fsync, which at ordinary rates costs more than it saves.
+      else if ((this.mainQueue?.pending ?? 0) > 0 || this.queue.length < PIPELINE_FROM) return;
       const batch = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
       this.queue = batch === this.queue ? [] : this.queue.slice(max);
       this.inFlight.push(batch);
       const items: [EventRow, number][] = batch.map((p) => [p.row!, p.nowMs]);
-      this.worker.postMessage({ type: 'append', items } satisfies ToWriter);
+      // A due checkpoint rides with the batch (or goes alone): it then runs while this side
+      // counts the writer as busy and commits nothing.
+      const checkpoint = this.checkpointDue;
+      this.checkpointDue = false;
+      this.worker.postMessage({ type: 'append', items, ...(checkpoint ? { checkpoint } : {}) } satisfies ToWriter);
       // The thread has its copy: let the rows (the event JSON, mostly) go before the commit returns.
       for (const p of batch) p.row = null;
     }
@@ -209,9 +229,11 @@ export class ThreadEventLog implements EventLog, WriteGate {
     }
     if (msg.type !== 'appended') return;
     const batch = this.inFlight.shift() ?? [];
-    this.stats.batches++;
-    this.stats.writes += batch.length;
-    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    if (batch.length > 0) {
+      this.stats.batches++;
+      this.stats.writes += batch.length;
+      this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    }
     batch.forEach((p, i) => {
       const error = msg.errors?.[i];
       if (error) {
@@ -232,6 +254,7 @@ export class ThreadEventLog implements EventLog, WriteGate {
   private fail(error: Error): void {
     if (this.stopped) return;
     this.stopped = error;
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     const lost = [...this.inFlight.flat(), ...this.queue];
     this.inFlight = [];
     this.queue = [];

@@ -10,8 +10,6 @@ import type { FromWriter, ToWriter, WriteError } from './event-log.ts';
 import { EventsRepo, type EventRow } from './events.ts';
 import { OutboxRepo } from './outbox.ts';
 
-const CHECKPOINT_MS = 2_000;
-
 export interface EventWriterData {
   file: string;
   synchronous: 'FULL' | 'NORMAL';
@@ -31,15 +29,17 @@ export function serveEventWriter(port: MessagePort, { file, synchronous }: Event
   const events = new EventsRepo(db);
   const outbox = new OutboxRepo(db);
   // The main connection does not checkpoint (see Store.openThreaded): this one does, after its own
-  // commits (autocheckpoint) and every few seconds for what the main connection wrote meanwhile.
-  // PASSIVE never waits for, nor blocks, the other connection.
-  const checkpoints = setInterval(() => {
+  // commits (autocheckpoint) and when the main thread asks (for what the main connection wrote).
+  // Either way inside a turn the main thread counts as busy, so no commit of the main connection
+  // runs meanwhile: on ext4 a checkpoint's writes and another connection's fsync of the WAL, run
+  // at the same time, made that fsync wait hundreds of ms.
+  function checkpoint(): void {
     try {
       db.pragma('wal_checkpoint(PASSIVE)');
     } catch {
       // Busy or I/O trouble: the next one, or an autocheckpoint, catches up.
     }
-  }, CHECKPOINT_MS);
+  }
 
   function appendOne([row, nowMs]: [EventRow, number]): void {
     events.insertRow(row);
@@ -83,9 +83,12 @@ export function serveEventWriter(port: MessagePort, { file, synchronous }: Event
 
   port.on('message', (msg: ToWriter) => {
     switch (msg.type) {
-      case 'append':
-        port.postMessage({ type: 'appended', errors: append(msg.items) } satisfies FromWriter);
+      case 'append': {
+        const errors = msg.items.length > 0 ? append(msg.items) : null;
+        if (msg.checkpoint) checkpoint();
+        port.postMessage({ type: 'appended', errors } satisfies FromWriter);
         break;
+      }
       case 'policy':
         outbox.configure(msg.policy);
         break;
@@ -98,7 +101,6 @@ export function serveEventWriter(port: MessagePort, { file, synchronous }: Event
         }
         break;
       case 'close':
-        clearInterval(checkpoints);
         db.close();
         port.close();
         break;
