@@ -82,6 +82,7 @@ export class ThreadEventLog implements EventLog, WriteGate {
   /** Batches posted to the writer and not yet answered, oldest first (at most MAX_IN_FLIGHT). */
   private inFlight: Pending[][] = [];
   private scheduled = false;
+  /** close() waiting for the writer to finish what was posted. */
   private idleWaiters: (() => void)[] = [];
   private mainQueue: SharedQueue | null = null;
   private checkpointDue = false;
@@ -162,11 +163,6 @@ export class ThreadEventLog implements EventLog, WriteGate {
     this.mainQueue = queue;
   }
 
-  whenIdle(callback: () => void): void {
-    if (!this.busy) callback();
-    else this.idleWaiters.push(callback);
-  }
-
   async close(): Promise<void> {
     if (this.closing) return this.exited;
     // Everything appended so far is committed (and its promise settled) before the thread ends.
@@ -193,9 +189,9 @@ export class ThreadEventLog implements EventLog, WriteGate {
   /**
    * Posts a batch when the writer is idle, and under load (PIPELINE_FROM events waiting) a second
    * one, so that the writer starts it as soon as it committed the first, even while the main
-   * thread is busy. The main
-   * connection goes first: it commits whenever the writer is idle, and while it has writes
-   * queued no further batch is posted, so they wait for at most the batches already posted.
+   * thread is busy. The main connection goes first: it commits whenever the writer is idle, and
+   * while it has writes queued no further batch is posted, so they wait for at most the batches
+   * already posted.
    */
   private send(): void {
     if (!this.worker || this.stopped) return;
@@ -241,11 +237,7 @@ export class ThreadEventLog implements EventLog, WriteGate {
         p.reject(toError(error));
       } else p.resolve();
     });
-    if (!this.busy) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const waiter of waiters) waiter();
-    }
+    if (!this.busy) this.becameIdle();
     // More goes on the next turn: first what the committed events set off (rules, alerts) runs
     // and queues its writes, which then commit before the next batch is posted (see send()).
     if (this.queue.length > 0) this.scheduleSend();
@@ -262,6 +254,12 @@ export class ThreadEventLog implements EventLog, WriteGate {
     for (const p of lost) p.reject(error);
     for (const waiter of this.pragmaWaiters.values()) waiter.reject(error);
     this.pragmaWaiters.clear();
+    this.becameIdle();
+  }
+
+  /** Nothing posted is left unanswered: the main connection's queue commits, close() goes on. */
+  private becameIdle(): void {
+    this.mainQueue?.flush();
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const waiter of waiters) waiter();

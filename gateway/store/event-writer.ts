@@ -9,6 +9,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import type { FromWriter, ToWriter, WriteError } from './event-log.ts';
 import { EventsRepo, type EventRow } from './events.ts';
 import { OutboxRepo } from './outbox.ts';
+import { commitBatch } from './write-queue.ts';
 
 export interface EventWriterData {
   file: string;
@@ -47,38 +48,10 @@ export function serveEventWriter(port: MessagePort, { file, synchronous }: Event
     hooks.afterRow?.(db);
   }
 
-  /** One transaction; when a row fails, again with a savepoint per row so only that row fails. */
+  /** null when every row committed; otherwise, per row, why it was not committed. */
   function append(items: [EventRow, number][]): (WriteError | null)[] | null {
-    try {
-      db.transaction(() => {
-        for (const item of items) appendOne(item);
-        outbox.enforceQuota();
-      })();
-      return null;
-    } catch {
-      const errors: (WriteError | null)[] = [];
-      try {
-        db.transaction(() => {
-          for (const item of items) {
-            try {
-              db.transaction(appendOne)(item);
-              errors.push(null);
-            } catch (error) {
-              // SQLite rolls back the whole transaction on some errors (disk full, I/O): then no
-              // row of the batch can commit, and this error, not "no transaction", is the cause.
-              if (!db.inTransaction) throw error;
-              errors.push(describe(error));
-            }
-          }
-          outbox.enforceQuota();
-        })();
-        return errors;
-      } catch (error) {
-        // The commit itself failed (disk full, I/O error): nothing of the batch is durable.
-        const failure = describe(error);
-        return items.map(() => failure);
-      }
-    }
+    const { outcomes } = commitBatch(db, items, appendOne, () => outbox.enforceQuota());
+    return outcomes.every((o) => o.ok) ? null : outcomes.map((o) => (o.ok ? null : describe(o.error)));
   }
 
   port.on('message', (msg: ToWriter) => {

@@ -12,8 +12,7 @@ export interface WriteQueueStats {
 /** Another writer on the same database (the event writer thread): commit only while it is idle. */
 export interface WriteGate {
   readonly busy: boolean;
-  whenIdle(callback: () => void): void;
-  /** The queue sharing the database with the gate's writer: flushed whenever that writer is idle. */
+  /** The queue sharing the database with the gate's writer: the gate flushes it whenever that writer is idle. */
   attach(queue: SharedQueue): void;
 }
 
@@ -34,7 +33,6 @@ export class WriteQueue implements SharedQueue {
   private scheduled = false;
   private closed = false;
   private gate: WriteGate | null = null;
-  private waitingForGate = false;
   readonly stats: WriteQueueStats = { batches: 0, writes: 0, failed: 0, largestBatch: 0 };
 
   constructor(
@@ -66,74 +64,72 @@ export class WriteQueue implements SharedQueue {
     return this.queue.length;
   }
 
-  /** Commits everything queued so far, synchronously; while the gate's writer is mid-batch, as soon as it is idle. */
+  /**
+   * Commits everything queued so far, synchronously; while the gate's writer is mid-batch it
+   * leaves the queue for the gate, which flushes it as soon as its writer is idle.
+   */
   flush(): void {
     this.scheduled = false;
-    if (this.queue.length === 0) return;
-    if (this.gate?.busy) {
-      if (!this.waitingForGate) {
-        this.waitingForGate = true;
-        this.gate.whenIdle(() => {
-          this.waitingForGate = false;
-          this.flush();
-        });
-      }
-      return;
-    }
+    if (this.queue.length === 0 || this.gate?.busy) return;
     const batch = this.queue;
     this.queue = [];
-    let results: { ok: boolean; value: unknown }[];
-    try {
-      results = this.commitAll(batch);
-    } catch {
-      // One write failed and the whole batch rolled back: run it again with a savepoint per write,
-      // so that only the failing write is rejected.
-      try {
-        results = this.commitIsolated(batch);
-      } catch (error) {
-        // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
-        this.stats.failed += batch.length;
-        for (const op of batch) op.reject(error);
-        return;
-      }
+    const { committed, outcomes } = commitBatch(this.db, batch, (op) => op.run(this.db));
+    if (committed) {
+      this.stats.batches++;
+      this.stats.writes += batch.length;
+      this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
     }
-    this.stats.batches++;
-    this.stats.writes += batch.length;
-    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
     batch.forEach((op, i) => {
-      const result = results[i]!;
-      if (result.ok) op.resolve(result.value);
+      const outcome = outcomes[i]!;
+      if (outcome.ok) op.resolve(outcome.value);
       else {
         this.stats.failed++;
-        op.reject(result.value);
+        op.reject(outcome.error);
       }
     });
-  }
-
-  /** The common case, every write succeeds: one transaction, no savepoints. */
-  private commitAll(batch: Op[]): { ok: boolean; value: unknown }[] {
-    return this.db.transaction(() => batch.map((op) => ({ ok: true, value: op.run(this.db) })))();
-  }
-
-  /** Each write in its own savepoint (a nested better-sqlite3 transaction). */
-  private commitIsolated(batch: Op[]): { ok: boolean; value: unknown }[] {
-    const results: { ok: boolean; value: unknown }[] = [];
-    this.db.transaction(() => {
-      for (const op of batch) {
-        try {
-          results.push({ ok: true, value: this.db.transaction(op.run)(this.db) });
-        } catch (error) {
-          // Disk full or an I/O error rolls back the whole transaction: report that cause.
-          if (!this.db.inTransaction) throw error;
-          results.push({ ok: false, value: error });
-        }
-      }
-    })();
-    return results;
   }
 
   close(): void {
     this.flush();
     this.closed = true;
+  }
+}
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Group commit of a batch, shared by the main connection's queue and the event writer thread:
+ * every item in one transaction (`beforeCommit` runs last inside it, e.g. the outbox quota).
+ * When an item throws, the whole batch is run again with a savepoint per item, so only that item
+ * fails: an item must therefore be safe to run twice. When the commit itself fails, or SQLite
+ * rolled the whole transaction back (disk full, I/O error), every item fails with that cause.
+ */
+export function commitBatch<I, T>(db: Database, items: readonly I[], run: (item: I) => T, beforeCommit?: () => void): { committed: boolean; outcomes: Outcome<T>[] } {
+  try {
+    const outcomes = db.transaction(() => {
+      const all = items.map((item): Outcome<T> => ({ ok: true, value: run(item) }));
+      beforeCommit?.();
+      return all;
+    })();
+    return { committed: true, outcomes };
+  } catch {
+    try {
+      const outcomes: Outcome<T>[] = [];
+      db.transaction(() => {
+        for (const item of items) {
+          try {
+            outcomes.push({ ok: true, value: db.transaction(run)(item) });
+          } catch (error) {
+            // Not "no transaction is active" at COMMIT, but the error that rolled it back.
+            if (!db.inTransaction) throw error;
+            outcomes.push({ ok: false, error });
+          }
+        }
+        beforeCommit?.();
+      })();
+      return { committed: true, outcomes };
+    } catch (error) {
+      return { committed: false, outcomes: items.map(() => ({ ok: false, error })) };
+    }
   }
 }
