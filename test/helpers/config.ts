@@ -10,3 +10,14 @@ export function configErrors(text: string, env: NodeJS.ProcessEnv = {}): string[
   }
   return [];
 }
+
+/** The `site:` section of a minimal valid site file, up to its gates (which each test adds). */
+export const SITE_HEAD = `
+site:
+  gatewayId: gw-1
+  communityName: 测试小区
+  communityGridCode: CG350102001
+  policeGridCode: PG350102600102
+  policeStation: 测试派出所
+  addressCode: AC3501020000
+`;

@@ -1,17 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile, loadConfigText } from '../../../config/load.ts';
-import { configErrors } from '../../helpers/config.ts';
+import { configErrors, SITE_HEAD } from '../../helpers/config.ts';
 
-const site = `
-site:
-  gatewayId: gw-1
-  communityName: 测试小区
-  communityGridCode: CG350102001
-  policeGridCode: PG350102600102
-  policeStation: 测试派出所
-  addressCode: AC3501020000
-  gates: [{ id: gate-1, name: 1号门, addressCode: AC3501020001, vehicle: true }]
+const site = `${SITE_HEAD}  gates: [{ id: gate-1, name: 1号门, addressCode: AC3501020001, vehicle: true }]
 devices:
   - id: cam-plate
     kind: camera
