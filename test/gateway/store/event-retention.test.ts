@@ -12,6 +12,7 @@ import { longestLookback } from '../../../gateway/rules/lookback.ts';
 import type { ResolvedRule } from '../../../gateway/rules/rule-types.ts';
 import { EventRetention, type RetentionFloor } from '../../../gateway/store/event-retention.ts';
 import { Store } from '../../../gateway/store/store.ts';
+import { waitFor } from '../../helpers/net.ts';
 
 const DAY = 86_400_000;
 
@@ -80,12 +81,10 @@ describe('event retention', () => {
     clock.advance(59_000);
     expect(store.events.count()).toBe(1);
     clock.advance(1_000);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(store.events.count()).toBe(0);
+    await waitFor(() => store.events.count() === 0, 'the first sweep a minute after start');
     store.events.insert({ id: newId(), deviceTime: '', receivedAt: new Date(clock.now() - 31 * DAY).toISOString(), deviceId: 'ac-1', type: 'x', subjects: {} } as unknown as DeviceEvent);
     clock.advance(60 * 60_000);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(store.events.count()).toBe(0);
+    await waitFor(() => store.events.count() === 0, 'the next sweep an hour later');
     await service.stop();
     store.close();
   });
