@@ -77,7 +77,8 @@ const nowMs = Date.now();
 store.db.transaction(() => {
   for (const item of items) store.outbox.enqueue('event', item.id, item, nowMs);
 })();
-store.checkpoint();
+// The backlog in the database file, not the WAL, as after a long outage.
+store.db.pragma('wal_checkpoint(RESTART)');
 
 const watcher = await mqtt.connectAsync(broker.url, { clientId: 'bench-platform', protocolVersion: 5, reconnectPeriod: 0 });
 const committedAt = new Map<string, number>();

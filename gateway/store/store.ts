@@ -95,11 +95,6 @@ export class Store {
     if (this.eventLog instanceof ThreadEventLog) await this.eventLog.pragma(`max_page_count = ${Math.floor(pages)}`);
   }
 
-  /** Keeps the WAL from growing without bound when readers pin old snapshots. */
-  checkpoint(): void {
-    this.db.pragma('wal_checkpoint(RESTART)');
-  }
-
   /**
    * Commits what is queued on every writer, then closes. Without a writer thread this happens
    * before close() returns; with one, when the promise resolves.
