@@ -313,7 +313,9 @@ async function measure(kinds: RigKind[], throughPipeline: boolean, rounds = 8) {
 if (process.env.BENCH_SPLIT) {
   // Where B's time goes: `BENCH_SPLIT=1 npx tsx bench/rules.ts` runs each rule type's rules alone
   // against identify alone, in alternating rounds, and prints the added µs per event.
-  const types = [...new Set((fiftyRules() as { type: string }[]).map((r) => r.type))];
+  const all = [...new Set((fiftyRules() as { type: string }[]).map((r) => r.type))];
+  // BENCH_SPLIT=tailgating,door-held-open measures only those types.
+  const types = process.env.BENCH_SPLIT === '1' ? all : all.filter((t) => process.env.BENCH_SPLIT!.split(',').includes(t));
   const base = rig(config, 'identify', false);
   await base.run(warm);
   const size = 25_000;
@@ -322,14 +324,18 @@ if (process.env.BENCH_SPLIT) {
     await subject.run(warm);
     let bestBase = 0;
     let bestSubject = 0;
+    let cpuBase = Infinity;
+    let cpuSubject = Infinity;
     for (let i = 0; i < 4; i++) {
       const slice = inputs.slice(i * size, (i + 1) * size);
       bestBase = Math.max(bestBase, await base.run(slice));
+      cpuBase = Math.min(cpuBase, base.cpuPerEvent);
       bestSubject = Math.max(bestSubject, await subject.run(slice));
+      cpuSubject = Math.min(cpuSubject, subject.cpuPerEvent);
     }
     subject.close();
     const rules = config.rules!.filter((r) => r.type === type).length;
-    console.log(`  ${type.padEnd(22)} ${String(rules).padStart(2)} rules  +${(1e6 / bestSubject - 1e6 / bestBase).toFixed(2)} µs/event`);
+    console.log(`  ${type.padEnd(22)} ${String(rules).padStart(2)} rules  +${(1e6 / bestSubject - 1e6 / bestBase).toFixed(2)} µs/event by rate, +${(cpuSubject - cpuBase).toFixed(2)} by CPU time`);
   }
   base.close();
   process.exit(0);

@@ -12,7 +12,7 @@ import type { Identifier } from '../identify/identifier.ts';
 import type { SiteModel } from '../site/site-model.ts';
 import type { Store } from '../store/store.ts';
 import { DEFAULT_RULES, RULE_CATALOGUE } from './catalogue/index.ts';
-import { DurableTimers, RuleState, StateWriter } from './rule-state.ts';
+import { DurableTimers, RuleState, StateWriter, Wakeup } from './rule-state.ts';
 import type { Downtime, MergeBy, ResolvedRule, RuleAlert, RuleContext, RuleInstance, RuleType } from './rule-types.ts';
 import { inSchedule, inScope } from './circle.ts';
 import { eventMs, placeKey, subjectKey } from './subjects.ts';
@@ -254,10 +254,12 @@ export class RuleEngine implements Service {
       if (lookbackMs !== undefined) this.replay(entry, lookbackMs);
       entry.instance.start?.();
       ctx.timers.start((key, data, lateMs) => this.guard(entry, () => entry.instance.onTimer?.(key, data, lateMs)));
+      ctx.wakeup.start(() => this.guard(entry, () => entry.instance.onWake?.()));
     } catch (error) {
       this.deps.metrics.errors.inc({ component: `rule:${config.id}` });
       this.deps.log.error({ err: error, rule: config.id }, 'rule failed to start');
       ctx.timers.stop();
+      ctx.wakeup.stop();
       return;
     }
     this.active.push(entry);
@@ -293,6 +295,7 @@ export class RuleEngine implements Service {
 
   private deactivate(rule: ActiveRule): void {
     rule.ctx.timers.stop();
+    rule.ctx.wakeup.stop();
     this.guard(rule, () => rule.instance.stop?.());
     rule.ctx.state.flush();
   }
@@ -434,6 +437,7 @@ export class RuleEngine implements Service {
       identifier,
       state,
       timers: new DurableTimers(state, clock, (fire) => fire()),
+      wakeup: new Wakeup(clock),
       downtime: this.downtime,
       raise: (alert) => {
         if (muted.on) return true;

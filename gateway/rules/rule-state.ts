@@ -2,6 +2,13 @@ import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { Store } from '../store/store.ts';
 
 const TIMER_PREFIX = 't:';
+/**
+ * Keys an event-sourced rule keeps on disk: what the events alone cannot tell after a restart
+ * (that an alert already fired for a door's opening, up to when a door's passages were judged).
+ */
+export const KEPT_PREFIX = 'k:';
+/** Timers and kept keys are written even for an event-sourced rule. */
+const isDurable = (key: string) => key.startsWith(TIMER_PREFIX) || key.startsWith(KEPT_PREFIX);
 
 interface StoredTimer {
   dueMs: number;
@@ -83,16 +90,16 @@ export class RuleState {
 
   set(key: string, value: unknown): void {
     this.values.set(key, value);
-    if (!this.eventSourced || key.startsWith(TIMER_PREFIX)) this.markDirty(key, value);
+    if (!this.eventSourced || isDurable(key)) this.markDirty(key, value);
   }
 
   delete(key: string): void {
     if (!this.values.delete(key)) return;
-    if (!this.eventSourced || key.startsWith(TIMER_PREFIX) || this.stored.has(key)) this.markDirty(key, undefined);
+    if (!this.eventSourced || isDurable(key) || this.stored.has(key)) this.markDirty(key, undefined);
   }
 
   /**
-   * Event-sourced (RuleType.rebuildLookbackMs): every key but the timers is kept in memory only,
+   * Event-sourced (RuleType.rebuildLookbackMs): every key but the timers and `k:` keys is kept in memory only,
    * because the engine rebuilds it by replaying stored events. Switching on forgets those keys, in
    * memory and on disk (rows written before the rule became event-sourced), ready for the replay.
    */
@@ -100,7 +107,7 @@ export class RuleState {
     this.eventSourced = on;
     if (!on) return;
     for (const key of [...this.values.keys()]) {
-      if (key.startsWith(TIMER_PREFIX)) continue;
+      if (isDurable(key)) continue;
       this.values.delete(key);
       if (this.stored.has(key)) this.markDirty(key, undefined);
     }
@@ -283,5 +290,50 @@ export class DurableTimers {
       // A handler that throws must not leave the other timers without a clock timer.
       if (this.running) this.rearm();
     }
+  }
+}
+
+/**
+ * One in-memory clock timer armed for the earliest of a rule's deadlines, for event-sourced rules
+ * whose deadlines are rebuilt by the replay (a durable timer per passage would cost a state write
+ * per event). Arming a deadline later than the armed one costs a comparison; the handler
+ * (RuleInstance.onWake) finds what is due and arms the next. Arms made before start() (during
+ * the replay) are held until then.
+ */
+export class Wakeup {
+  private handle: TimerHandle | null = null;
+  private armedAt = Infinity;
+  private running = false;
+  private handler: () => void = () => {};
+
+  constructor(private readonly clock: Clock) {}
+
+  start(handler: () => void): void {
+    this.handler = handler;
+    this.running = true;
+    const at = this.armedAt;
+    this.armedAt = Infinity;
+    if (at !== Infinity) this.arm(at);
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.handle) this.clock.clearTimeout(this.handle);
+    this.handle = null;
+    this.armedAt = Infinity;
+  }
+
+  arm(atMs: number): void {
+    if (atMs >= this.armedAt) return;
+    this.armedAt = atMs;
+    if (!this.running) return;
+    if (this.handle) this.clock.clearTimeout(this.handle);
+    // A wake-up earlier than asked for is harmless: the handler arms again for what is left.
+    const delay = Math.min(MAX_TIMEOUT_MS, Math.max(0, atMs - this.clock.now()));
+    this.handle = this.clock.setTimeout(() => {
+      this.handle = null;
+      this.armedAt = Infinity;
+      if (this.running) this.handler();
+    }, delay);
   }
 }

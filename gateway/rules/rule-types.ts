@@ -7,7 +7,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Category, DeviceEvent, EventType, IdentityKind, Severity } from '../core/model.ts';
 import type { Identifier } from '../identify/identifier.ts';
 import type { SiteModel } from '../site/site-model.ts';
-import type { DurableTimers, RuleState } from './rule-state.ts';
+import type { DurableTimers, RuleState, Wakeup } from './rule-state.ts';
 
 export type MergeBy = 'default' | 'device' | 'place' | 'subject' | 'rule';
 
@@ -53,6 +53,8 @@ export interface RuleContext {
   state: RuleState;
   /** Durable timers; fire handlers are `RuleInstance.onTimer`. */
   timers: DurableTimers;
+  /** An in-memory wake-up at the earliest armed time, for event-sourced rules; calls `RuleInstance.onWake`. */
+  wakeup: Wakeup;
   /** The gateway's downtime just before this start, if any (for absence stopwatches). */
   downtime: Downtime | null;
 }
@@ -70,6 +72,8 @@ export interface RuleInstance {
   onDeviceStatus?(status: DeviceStatusChange): void;
   /** A durable timer fell due; `lateMs` > 0 when it fell due while the gateway was down. */
   onTimer?(key: string, data: unknown, lateMs: number): void;
+  /** The wake-up armed through `ctx.wakeup` is due (or the rule just started and had armed one). */
+  onWake?(): void;
   start?(): void;
   stop?(): void;
 }
@@ -90,10 +94,13 @@ export interface RuleType<P> {
    * Event-sourced state: the rule's windows and counters are a function of the events of the last
    * `rebuildLookbackMs(params)` only, so they live in memory and are rebuilt at start by replaying
    * those events from the events table (committed before any rule sees them) with alerts muted.
-   * Only durable timers (`t:` keys) are written to rule_state. Such a rule's onEvent must change
-   * nothing but `ctx.state` and call nothing but `ctx.raise` (no timers), so a replay reproduces
-   * exactly the state the live run had. Used where state keys grow with the registry (one per
-   * credential or subject), which would otherwise cost a SQLite row write per event.
+   * Only durable timers (`t:` keys) and `k:` keys (what the events cannot tell after a restart,
+   * such as that an alert already fired for a door's opening) are written to rule_state. Such a
+   * rule's onEvent must change nothing but `ctx.state` and its in-memory windows, and call nothing
+   * but `ctx.raise` and `ctx.wakeup` (no durable timers), so a replay reproduces exactly the state
+   * the live run had; deadlines are judged once the rule has started (start() runs after the
+   * replay). Used where state changes on nearly every event (one key per credential or subject,
+   * a door's passages), which would otherwise cost a SQLite row write per event.
    */
   rebuildLookbackMs?(params: P): number;
   create(rule: ResolvedRule<P>, ctx: RuleContext): RuleInstance;

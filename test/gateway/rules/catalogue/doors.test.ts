@@ -63,6 +63,48 @@ describe('door-held-open (门长时间未关)', () => {
     await h.advance(MIN);
     expect(h.alertsOf('held')).toHaveLength(1);
   });
+
+  it('a crash (no orderly stop) mid-hold still raises: the opening is rebuilt from the stored events', async () => {
+    h = await new RulesHarness(rules).start();
+    const opened = await h.ingest({ deviceId: 'ac-1', type: 'door.opened' });
+    await h.ingest({ deviceId: 'ac-3', type: 'door.opened' });
+    await h.ingest({ deviceId: 'ac-3', type: 'door.closed' });
+    await h.advance(20_000);
+    h.store.close(); // the process dies: the engine is never stopped
+    const again = new RulesHarness(rules, { startMs: h.clock.now() + 10_000 });
+    Object.assign(again, { file: h.file });
+    h = again;
+    await h.start();
+    await h.advance(29_999);
+    expect(h.raised).toHaveLength(0);
+    await h.advance(1);
+    expect(h.raised.map((a) => a.evidence)).toEqual([[opened.id]]);
+  });
+
+  it('an opening already checked is not checked again after a restart; a new opening is', async () => {
+    h = await new RulesHarness(rules).start();
+    await h.ingest({ deviceId: 'ac-1', type: 'door.opened' });
+    await h.advance(60_000);
+    expect(h.alertsOf('held')).toHaveLength(1);
+    await h.restart(); // within the 30 s in which a late check would still raise
+    await h.advance(5 * MIN);
+    expect(h.alertsOf('held')[0]!.occurrences).toBe(1);
+    // Closed and opened again: a new opening, checked again (merged into the open alert).
+    await h.ingest({ deviceId: 'ac-1', type: 'door.closed' });
+    await h.ingest({ deviceId: 'ac-1', type: 'door.opened' });
+    await h.advance(60_000);
+    expect(h.alertsOf('held')[0]!.occurrences).toBe(2);
+  });
+
+  it('doors opening and closing write no rule_state row per passage', async () => {
+    h = await new RulesHarness(rules).start();
+    for (let i = 0; i < 5; i++) {
+      await h.ingest({ deviceId: 'ac-1', type: 'door.opened' });
+      await h.advance(1000);
+      await h.ingest({ deviceId: 'ac-1', type: 'door.closed' });
+    }
+    expect([...h.store.ruleState.all('held').keys()]).toEqual([]);
+  });
 });
 
 describe('access-denied-repeat (多次刷卡被拒)', () => {
