@@ -75,7 +75,7 @@ export class AlertService {
         occurrences: current.occurrences + 1,
         lastTriggeredAt: now,
         updatedAt: now,
-        evidence: [...current.evidence, ...draft.evidence.filter((e) => !current!.evidence.includes(e))].slice(-MAX_EVIDENCE),
+        evidence: mergeEvidence(current.evidence, draft.evidence),
         details: { ...current.details, ...draft.details },
       };
       this.open.set(key, merged);
@@ -221,4 +221,12 @@ export class AlertService {
     if (this.open.size < 10_000) return;
     for (const [key, alert] of this.open) if (Date.parse(alert.lastTriggeredAt) < nowMs - 86_400_000) this.open.delete(key);
   }
+}
+
+/** The alert's evidence and the new trigger's, each id once, the newest MAX_EVIDENCE kept (a Set: a busy door's trigger brings dozens). */
+function mergeEvidence(current: string[], added: string[]): string[] {
+  const seen = new Set(current);
+  const merged = [...current];
+  for (const id of added) if (!seen.has(id)) (seen.add(id), merged.push(id));
+  return merged.length > MAX_EVIDENCE ? merged.slice(-MAX_EVIDENCE) : merged;
 }

@@ -1,33 +1,46 @@
 import { z } from 'zod';
+import type { DeviceEvent } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
+import { KEPT_PREFIX } from '../rule-state.ts';
 import { defineRule } from '../rule-types.ts';
 import { doorKey, eventMs } from '../subjects.ts';
 
 interface Door {
-  /** Valid openings: a granted credential or the exit button. */
+  /** KEPT_PREFIX + door key: where judgedTo and countedTo are kept on disk. */
+  keptKey: string;
+  /** Valid openings (a granted credential or the exit button) and camera passer counts, oldest first. */
   grants: [ms: number, eventId: string][];
-  /** Camera passer counts. */
   passes: [ms: number, eventId: string, count: number][];
-  deviceId: string;
+  /** Index in passes of the first passage not judged yet. */
+  next: number;
+  /** When the last judgement was made: it judged every passage up to then. */
+  judgedTo: number;
+  /** Openings and passers at or before this instant were accounted for by an alert. */
+  countedTo: number;
+  /** The camera of the last passage: the alert names it. */
+  cameraId: string;
+  place: DeviceEvent['place'];
+  codes: DeviceEvent['codes'];
 }
 
-/** Removes, in place and keeping the order, the entries older than `fromMs` (a busy gate keeps dozens). */
-function dropBefore(entries: [number, ...unknown[]][], fromMs: number): void {
-  let kept = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!;
-    if (entry[0] < fromMs) continue;
-    if (kept !== i) entries[kept] = entry;
-    kept++;
-  }
-  if (kept !== entries.length) entries.length = kept;
+/** Removes the entries older than `fromMs` from the front (entries arrive in time order); returns how many. */
+function dropBefore(entries: [number, ...unknown[]][], fromMs: number): number {
+  let n = 0;
+  while (n < entries.length && entries[n]![0] < fromMs) n++;
+  if (n > 0) entries.splice(0, n);
+  return n;
 }
 
 /**
  * 尾随: a camera counts more people passing a door than valid openings within `windowSeconds`.
  * The camera and the access controller must stand at the same place (gate or unit entrance).
- * A passage is judged `graceSeconds` after the camera reports it, so that a card swipe reported a
- * moment later still counts.
+ * A passage is judged `graceSeconds` after the camera reports it, so that a card swipe reported
+ * a moment later still counts; one judgement covers every passage up to it (a busy gate is
+ * judged once per burst, not once per passer, which would judge the window's edges over and over).
+ *
+ * The windows are rebuilt from the stored events (event-sourced): a busy gate changes them on
+ * every passage. What the events cannot tell is kept per door under `k:`: when it was last
+ * judged, and up to when passers were accounted for by an alert (they must not count again).
  */
 export const tailgating = defineRule({
   type: 'tailgating',
@@ -40,55 +53,116 @@ export const tailgating = defineRule({
     })
     .strict(),
   defaults: { severity: 'medium', category: 'property', cooldownSeconds: 300 },
+  // A passage still judged after a restart fell due at most a window ago; its judgement looks a
+  // window and the grace further back.
+  rebuildLookbackMs: (p) => (2 * p.windowSeconds + p.graceSeconds) * 1000,
   create(rule, ctx) {
     const { windowSeconds, graceSeconds, minExcess } = rule.params;
     const windowMs = windowSeconds * 1000;
-    const state = ctx.state;
-    const load = (key: string, deviceId: string): Door => state.get<Door>(key) ?? { grants: [], passes: [], deviceId };
+    const graceMs = graceSeconds * 1000;
+    const keepMs = 2 * windowMs + graceMs;
+    const doors = new Map<string, Door>();
+    /** Per device: the place its door was worked out for (the pipeline reuses one place object per device). */
+    const byDevice = new Map<string, { place: DeviceEvent['place']; door: Door }>();
+    let live = false;
+
+    const doorOf = (event: DeviceEvent): Door => {
+      const known = byDevice.get(event.deviceId);
+      if (known !== undefined && known.place === event.place) return known.door;
+      const keptKey = KEPT_PREFIX + doorKey(event);
+      let door = doors.get(keptKey);
+      if (!door) {
+        const [judgedTo, countedTo] = ctx.state.get<[number, number]>(keptKey) ?? [0, 0];
+        door = { keptKey, grants: [], passes: [], next: 0, judgedTo, countedTo, cameraId: event.deviceId, place: event.place, codes: event.codes };
+        doors.set(keptKey, door);
+      }
+      byDevice.set(event.deviceId, { place: event.place, door });
+      return door;
+    };
+
+    /** Judges a passage as of `dueMs`: passers against openings in the window ending then. */
+    const judge = (door: Door, dueMs: number) => {
+      const from = Math.max(dueMs - windowMs - graceMs, door.countedTo + 1);
+      const inWindow = (entry: [number, ...unknown[]]) => entry[0] >= from && entry[0] <= dueMs;
+      let passers = 0;
+      let openings = 0;
+      for (const grant of door.grants) if (inWindow(grant)) openings++;
+      for (const pass of door.passes) if (inWindow(pass)) passers += pass[2];
+      door.judgedTo = dueMs;
+      if (passers - openings >= minExcess) {
+        // Most judgements find no excess: the evidence list is made only for an alert.
+        const evidence = [...door.grants.filter(inWindow), ...door.passes.filter(inWindow)].map((entry) => entry[1]);
+        ctx.raise({
+          message: `${door.place.label} 疑似尾随: ${hhmm(dueMs)} 前 ${windowSeconds} 秒内通过 ${passers} 人, 仅 ${openings} 次有效开门`,
+          details: { thresholds: { windowSeconds, minExcess }, passers, openings },
+          mergeKey: door.keptKey.slice(KEPT_PREFIX.length),
+          evidence,
+          deviceId: door.cameraId,
+          place: door.place,
+          codes: door.codes,
+          subject: null,
+        });
+        // The passers are accounted for: they must not count towards the next judgement again.
+        door.countedTo = dueMs;
+      }
+      ctx.state.set(door.keptKey, [door.judgedTo, door.countedTo]);
+    };
+
+    /**
+     * Judges the door's passages due by `now`: the first one not judged yet sets when. One that
+     * fell due more than a window ago (downtime) is dropped: the swipes it needed may be lost.
+     */
+    const judgeDue = (door: Door, now: number) => {
+      const passes = door.passes;
+      for (;;) {
+        while (door.next < passes.length && passes[door.next]![0] <= door.judgedTo) door.next++;
+        if (door.next === passes.length) return;
+        const dueMs = passes[door.next]![0] + graceMs;
+        if (dueMs > now) return;
+        if (now - dueMs > windowMs) {
+          door.judgedTo = dueMs;
+          ctx.state.set(door.keptKey, [door.judgedTo, door.countedTo]);
+        } else judge(door, dueMs);
+      }
+    };
 
     return {
       eventTypes: new Set(['access.granted', 'door.exit-button', 'person.passed'] as const),
+      start() {
+        live = true;
+        // After the replay: passages after the last judgement are due now (or dropped as late) or later.
+        if (doors.size) ctx.wakeup.arm(ctx.clock.now());
+      },
+      stop() {
+        live = false;
+      },
       onEvent(event) {
         const isGrant = event.type === 'access.granted' || event.type === 'door.exit-button';
         if (!isGrant && event.type !== 'person.passed') return;
         const now = eventMs(event);
-        const key = `d:${doorKey(event)}`;
-        const door = load(key, event.deviceId);
-        const keepFrom = now - windowMs - graceSeconds * 1000;
-        dropBefore(door.grants, keepFrom);
-        dropBefore(door.passes, keepFrom);
+        const door = doorOf(event);
+        // A passage due at this instant is judged before this event joins the window, as the wake-up would have.
+        if (live) judgeDue(door, now);
+        dropBefore(door.grants, now - keepMs);
+        door.next = Math.max(0, door.next - dropBefore(door.passes, now - keepMs));
         if (isGrant) door.grants.push([now, event.id]);
         else {
           const count = Number(event.payload.count ?? 1);
           door.passes.push([now, event.id, Number.isInteger(count) && count > 0 && count < 1000 ? count : 1]);
-          door.deviceId = event.deviceId;
-          if (!ctx.timers.has(key)) ctx.timers.at(key, now + graceSeconds * 1000, { place: event.place, codes: event.codes });
+          door.cameraId = event.deviceId;
+          door.place = event.place;
+          door.codes = event.codes;
+          if (live) ctx.wakeup.arm(now + graceMs);
         }
-        state.set(key, door);
       },
-      onTimer(key, data, lateMs) {
-        const door = state.get<Door>(key);
-        // A judgement that fell due while the gateway was down is dropped: the swipes it needed may be lost.
-        if (!door || lateMs > windowMs) return;
+      onWake() {
         const now = ctx.clock.now();
-        const from = now - windowMs - graceSeconds * 1000;
-        const passes = door.passes.filter((p) => p[0] >= from);
-        const grants = door.grants.filter((g) => g[0] >= from);
-        const passers = passes.reduce((n, p) => n + p[2], 0);
-        if (passers - grants.length < minExcess) return;
-        const { place, codes } = data as { place: Parameters<typeof ctx.raise>[0]['place']; codes: Parameters<typeof ctx.raise>[0]['codes'] };
-        ctx.raise({
-          message: `${place.label} 疑似尾随: ${hhmm(now)} 前 ${windowSeconds} 秒内通过 ${passers} 人, 仅 ${grants.length} 次有效开门`,
-          details: { thresholds: { windowSeconds, minExcess }, passers, openings: grants.length },
-          mergeKey: key.slice(2),
-          evidence: [...grants.map((g) => g[1]), ...passes.map((p) => p[1])],
-          deviceId: door.deviceId,
-          place,
-          codes,
-          subject: null,
-        });
-        // The passers are accounted for: they must not count towards the next judgement again.
-        state.set(key, { ...door, grants: [], passes: [] });
+        let next = Infinity;
+        for (const door of doors.values()) {
+          judgeDue(door, now);
+          if (door.next < door.passes.length) next = Math.min(next, door.passes[door.next]![0] + graceMs);
+        }
+        if (next !== Infinity) ctx.wakeup.arm(next);
       },
     };
   },

@@ -62,6 +62,48 @@ describe('tailgating (尾随进入)', () => {
     expect(h.raised).toHaveLength(1);
   });
 
+  it('a crash before the judgement: the passage is rebuilt from the stored events and judged at start', async () => {
+    h = await new RulesHarness(rules).start();
+    const s = await h.ingest(swipe());
+    const p = await h.ingest(passed(2));
+    await h.advance(1000);
+    h.store.close(); // the process dies inside the grace period: the engine is never stopped
+    const again = new RulesHarness(rules, { startMs: h.clock.now() + 3000 });
+    Object.assign(again, { file: h.file });
+    h = again;
+    await h.start();
+    await h.advance(0);
+    expect(h.raised.map((a) => a.evidence)).toEqual([[s.id, p.id]]);
+  });
+
+  it('passers accounted for by an alert do not count again after a restart', async () => {
+    h = await new RulesHarness(rules).start();
+    await h.ingest(swipe());
+    await h.ingest(passed(2));
+    await h.advance(3000);
+    expect(h.alertsOf('tail')).toHaveLength(1);
+    await h.restart();
+    // Within the window of the first passage: counted with it, 3 passers against 2 openings.
+    await h.ingest(swipe());
+    await h.ingest(passed(1));
+    await h.advance(3000);
+    expect(h.alertsOf('tail')[0]!.occurrences).toBe(1);
+    // Nor is a passage judged before the restart judged again.
+    await h.restart();
+    await h.advance(3000);
+    expect(h.alertsOf('tail')[0]!.occurrences).toBe(1);
+  });
+
+  it('a judgement that fell due more than a window ago (downtime) is dropped', async () => {
+    h = await new RulesHarness(rules).start();
+    await h.ingest(passed(2));
+    await h.stop();
+    h.clock.advance(13_000);
+    await h.start();
+    await h.advance(MIN);
+    expect(h.alertsOf('tail')).toHaveLength(0);
+  });
+
   it('outside the scope nothing is judged', async () => {
     h = await new RulesHarness([{ ...rules[0], scope: { gates: ['gate-3'] } }]).start();
     await h.ingest(passed(3));
