@@ -5,13 +5,20 @@ import { defineRule } from '../rule-types.ts';
 import { eventMs, housePlace, housesEntered, localDay, previousDay, subjectLabel } from '../subjects.ts';
 
 /**
- * Who entered a house within the window, oldest first, as one flat array of (entrant kind, entrant
- * value, last entry time, its event id) quadruples, scanned linearly: a house has a handful of
- * entrants, and 20,000 houses of small Maps (or of arrays each) cost more in allocation than the
- * scan. An entrant is a person (kind PERSON) or a credential, as `subjectKey` would name it.
+ * Who entered a house within the window, as parallel columns scanned linearly: a house has a
+ * handful of entrants, and 20,000 houses of small Maps cost more than the scan. An entrant is a
+ * person (kind PERSON) or a credential, as `subjectKey` would name it. Entry times sit in a
+ * Float64Array: in a plain array each would be a heap number, an allocation per event and a
+ * pointer to follow per entrant on every scan.
  */
-type Entrants = (string | number)[];
-const STRIDE = 4;
+class House {
+  size = 0;
+  times = new Float64Array(4);
+  kinds: number[] = [];
+  who: string[] = [];
+  /** The event id of each entrant's last entry: the alert's evidence. */
+  ids: string[] = [];
+}
 
 /**
  * Subjects by kind and value rather than by a `card:1001` string built per event: the string is
@@ -84,39 +91,53 @@ export const groupRental = defineRule({
     const types = new Set(rule.params.eventTypes);
     // Event-sourced (rebuildLookbackMs): kept in memory only, rebuilt at start from the stored
     // events, so plain Maps rather than JSON-ready rule state.
-    const houses = new Map<string, Entrants>();
+    const houses = new Map<string, House>();
     /** Per credential kind (see KIND_PREFIX): credential value → its uses per day. */
     const credentials = KIND_PREFIX.map(() => new Map<string, number | CredentialDays>());
     // Uses below this never need evidence ids (perDayUses - 3 onwards keep the last 5).
     const packedBelow = Math.min(perDayUses - 3, DAY_SCALE);
 
     const countHouse = (houseId: string, whoKind: number, who: string, event: DeviceEvent, now: number) => {
-      const entrants = houses.get(houseId);
-      if (entrants === undefined) {
-        // One entrant is never enough (distinctCount ≥ 2).
-        houses.set(houseId, [whoKind, who, now, event.id]);
-        return;
-      }
+      let house = houses.get(houseId);
+      if (house === undefined) houses.set(houseId, (house = new House()));
+      const { times, kinds, who: whos, ids } = house;
       const oldest = now - windowMs;
       let kept = 0;
       let found = -1;
-      for (let i = 0; i < entrants.length; i += STRIDE) {
-        if ((entrants[i + 2] as number) <= oldest) continue;
-        if (kept !== i) for (let j = 0; j < STRIDE; j++) entrants[kept + j] = entrants[i + j]!;
-        if (entrants[kept] === whoKind && entrants[kept + 1] === who) found = kept;
-        kept += STRIDE;
+      for (let i = 0; i < house.size; i++) {
+        if (times[i]! <= oldest) continue;
+        if (kept !== i) {
+          times[kept] = times[i]!;
+          kinds[kept] = kinds[i]!;
+          whos[kept] = whos[i]!;
+          ids[kept] = ids[i]!;
+        }
+        if (kinds[kept] === whoKind && whos[kept] === who) found = kept;
+        kept++;
       }
-      if (kept !== entrants.length) entrants.length = kept;
+      if (kept !== house.size) {
+        house.size = kinds.length = whos.length = ids.length = kept;
+      }
       if (found >= 0) {
-        entrants[found + 2] = now;
-        entrants[found + 3] = event.id;
-      } else entrants.push(whoKind, who, now, event.id);
-      if (entrants.length / STRIDE < distinctCount) return;
+        times[found] = now;
+        ids[found] = event.id;
+      } else {
+        if (kept === times.length) {
+          house.times = new Float64Array(2 * kept);
+          house.times.set(times);
+        }
+        house.times[kept] = now;
+        kinds.push(whoKind);
+        whos.push(who);
+        ids.push(event.id);
+        house.size++;
+      }
+      if (house.size < distinctCount) return;
       const distinct: string[] = [];
       const entries: [number, string][] = [];
-      for (let i = 0; i < entrants.length; i += STRIDE) {
-        distinct.push(KIND_PREFIX[entrants[i] as number] + (entrants[i + 1] as string));
-        entries.push([entrants[i + 2] as number, entrants[i + 3] as string]);
+      for (let i = 0; i < house.size; i++) {
+        distinct.push(KIND_PREFIX[kinds[i]!] + whos[i]!);
+        entries.push([house.times[i]!, ids[i]!]);
       }
       const { place, codes } = housePlace(ctx.site, houseId);
       ctx.raise({
@@ -196,9 +217,9 @@ export const groupRental = defineRule({
       onTimer(key) {
         if (key !== 'sweep') return;
         const now = ctx.clock.now();
-        for (const [houseId, entrants] of houses) {
+        for (const [houseId, house] of houses) {
           let recent = false;
-          for (let i = 2; i < entrants.length && !recent; i += STRIDE) recent = (entrants[i] as number) > now - windowMs;
+          for (let i = 0; i < house.size && !recent; i++) recent = house.times[i]! > now - windowMs;
           if (!recent) houses.delete(houseId);
         }
         const keepDays = new Set<string>();
@@ -226,11 +247,11 @@ export const groupRental = defineRule({
         else return;
         const now = eventMs(event);
         const personId = event.identity?.personId;
-        const entered = housesEntered(event);
-        for (let i = 0; i < entered.length; i++) {
-          if (personId) countHouse(entered[i]!, PERSON, personId, event, now);
-          else countHouse(entered[i]!, kind, value, event, now);
-        }
+        const whoKind = personId ? PERSON : kind;
+        const who = personId ?? value;
+        // housesEntered(), without an array per event.
+        if (event.place.house) countHouse(event.place.house, whoKind, who, event, now);
+        else if (event.identity?.houseIds) for (const houseId of event.identity.houseIds) countHouse(houseId, whoKind, who, event, now);
         countCredential(kind, value, event, now);
       },
     };
