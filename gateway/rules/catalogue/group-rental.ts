@@ -5,20 +5,18 @@ import { defineRule } from '../rule-types.ts';
 import { eventMs, housePlace, housesEntered, localDay, previousDay, subjectLabel } from '../subjects.ts';
 
 /**
- * Who entered a house within the window, as parallel columns scanned linearly: a house has a
- * handful of entrants, and 20,000 houses of small Maps cost more than the scan. An entrant is a
- * person (kind PERSON) or a credential, as `subjectKey` would name it. Entry times sit in a
- * Float64Array: in a plain array each would be a heap number, an allocation per event and a
- * pointer to follow per entrant on every scan.
+ * Who entered a house within the window, as one flat array of (entrant kind, entrant value, last
+ * entry second, its event id) quadruples scanned linearly: a house has a handful of entrants. One
+ * array per house because the scan's cost is memory, not arithmetic: with 20,000 houses nearly
+ * every event reads a house that is not in the CPU's cache, and each further object (a separate
+ * column, a heap number per time) is one more wait for memory. Times are whole seconds since
+ * ENTRY_EPOCH_MS, small integers stored inside the array; a window of days loses nothing by it.
+ * An entrant is a person (kind PERSON) or a credential, as `subjectKey` would name it.
  */
-class House {
-  size = 0;
-  times = new Float64Array(4);
-  kinds: number[] = [];
-  who: string[] = [];
-  /** The event id of each entrant's last entry: the alert's evidence. */
-  ids: string[] = [];
-}
+type Entrants = (string | number)[];
+const STRIDE = 4;
+const ENTRY_EPOCH_MS = Date.UTC(2020, 0, 1);
+const entrySecond = (ms: number) => Math.floor((ms - ENTRY_EPOCH_MS) / 1000);
 
 /**
  * Subjects by kind and value rather than by a `card:1001` string built per event: the string is
@@ -91,53 +89,41 @@ export const groupRental = defineRule({
     const types = new Set(rule.params.eventTypes);
     // Event-sourced (rebuildLookbackMs): kept in memory only, rebuilt at start from the stored
     // events, so plain Maps rather than JSON-ready rule state.
-    const houses = new Map<string, House>();
+    const houses = new Map<string, Entrants>();
     /** Per credential kind (see KIND_PREFIX): credential value → its uses per day. */
     const credentials = KIND_PREFIX.map(() => new Map<string, number | CredentialDays>());
     // Uses below this never need evidence ids (perDayUses - 3 onwards keep the last 5).
     const packedBelow = Math.min(perDayUses - 3, DAY_SCALE);
+    const windowSeconds = Math.round(windowMs / 1000);
 
     const countHouse = (houseId: string, whoKind: number, who: string, event: DeviceEvent, now: number) => {
-      let house = houses.get(houseId);
-      if (house === undefined) houses.set(houseId, (house = new House()));
-      const { times, kinds, who: whos, ids } = house;
-      const oldest = now - windowMs;
+      const second = entrySecond(now);
+      const entrants = houses.get(houseId);
+      if (entrants === undefined) {
+        // One entrant is never enough (distinctCount ≥ 2).
+        houses.set(houseId, [whoKind, who, second, event.id]);
+        return;
+      }
+      const oldest = second - windowSeconds;
       let kept = 0;
       let found = -1;
-      for (let i = 0; i < house.size; i++) {
-        if (times[i]! <= oldest) continue;
-        if (kept !== i) {
-          times[kept] = times[i]!;
-          kinds[kept] = kinds[i]!;
-          whos[kept] = whos[i]!;
-          ids[kept] = ids[i]!;
-        }
-        if (kinds[kept] === whoKind && whos[kept] === who) found = kept;
-        kept++;
+      for (let i = 0; i < entrants.length; i += STRIDE) {
+        if ((entrants[i + 2] as number) <= oldest) continue;
+        if (kept !== i) for (let j = 0; j < STRIDE; j++) entrants[kept + j] = entrants[i + j]!;
+        if (entrants[kept] === whoKind && entrants[kept + 1] === who) found = kept;
+        kept += STRIDE;
       }
-      if (kept !== house.size) {
-        house.size = kinds.length = whos.length = ids.length = kept;
-      }
+      if (kept !== entrants.length) entrants.length = kept;
       if (found >= 0) {
-        times[found] = now;
-        ids[found] = event.id;
-      } else {
-        if (kept === times.length) {
-          house.times = new Float64Array(2 * kept);
-          house.times.set(times);
-        }
-        house.times[kept] = now;
-        kinds.push(whoKind);
-        whos.push(who);
-        ids.push(event.id);
-        house.size++;
-      }
-      if (house.size < distinctCount) return;
+        entrants[found + 2] = second;
+        entrants[found + 3] = event.id;
+      } else entrants.push(whoKind, who, second, event.id);
+      if (entrants.length / STRIDE < distinctCount) return;
       const distinct: string[] = [];
       const entries: [number, string][] = [];
-      for (let i = 0; i < house.size; i++) {
-        distinct.push(KIND_PREFIX[kinds[i]!] + whos[i]!);
-        entries.push([house.times[i]!, ids[i]!]);
+      for (let i = 0; i < entrants.length; i += STRIDE) {
+        distinct.push(KIND_PREFIX[entrants[i] as number] + (entrants[i + 1] as string));
+        entries.push([entrants[i + 2] as number, entrants[i + 3] as string]);
       }
       const { place, codes } = housePlace(ctx.site, houseId);
       ctx.raise({
@@ -217,9 +203,10 @@ export const groupRental = defineRule({
       onTimer(key) {
         if (key !== 'sweep') return;
         const now = ctx.clock.now();
-        for (const [houseId, house] of houses) {
+        const oldest = entrySecond(now) - windowSeconds;
+        for (const [houseId, entrants] of houses) {
           let recent = false;
-          for (let i = 0; i < house.size && !recent; i++) recent = house.times[i]! > now - windowMs;
+          for (let i = 2; i < entrants.length && !recent; i += STRIDE) recent = (entrants[i] as number) > oldest;
           if (!recent) houses.delete(houseId);
         }
         const keepDays = new Set<string>();
