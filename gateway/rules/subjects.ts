@@ -164,3 +164,15 @@ export function pauseOverDowntime(clockFromMs: number, downtime: { fromMs: numbe
   const counted = Math.max(0, downtime.fromMs - clockFromMs);
   return downtime.toMs - counted;
 }
+
+/**
+ * Removes, in place, the leading entries of a time-ordered window whose time (entry[0]) is at or
+ * before `ms`; returns how many. Windows are appended in time order, so this replaces a filter
+ * (a new array per event) with a look at the oldest entries.
+ */
+export function dropUntil(entries: [number, ...unknown[]][], ms: number): number {
+  let n = 0;
+  while (n < entries.length && entries[n]![0] <= ms) n++;
+  if (n > 0) entries.splice(0, n);
+  return n;
+}

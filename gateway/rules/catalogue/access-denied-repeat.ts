@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRule } from '../rule-types.ts';
-import { credentialKey, eventMs, subjectLabel, whereOf } from '../subjects.ts';
+import { credentialKey, dropUntil, eventMs, subjectLabel, whereOf } from '../subjects.ts';
 
 type Hit = [ms: number, eventId: string];
 
@@ -20,24 +20,29 @@ export const accessDeniedRepeat = defineRule({
   create(rule, ctx) {
     const windowMs = rule.params.windowMinutes * 60_000;
     const state = ctx.state;
+    // Windows of credentials that never reach the count would otherwise stay in memory for good.
+    let sweptAt = -Infinity;
+    const sweep = (now: number) => {
+      sweptAt = now;
+      for (const [key, hits] of state.entries<Hit[]>('w:')) if (hits[hits.length - 1]![0] <= now - windowMs) state.delete(key);
+    };
     return {
       eventTypes: new Set(['access.denied'] as const),
       start() {
         // Windows are minutes long: whatever is older than one window at start is of no use.
-        const now = ctx.clock.now();
-        for (const [key, hits] of state.entries<Hit[]>('w:')) if (hits[hits.length - 1]![0] <= now - windowMs) state.delete(key);
+        sweep(ctx.clock.now());
       },
       onEvent(event) {
         if (event.type !== 'access.denied') return;
         const credential = credentialKey(event.subjects) ?? '';
         const key = `w:${event.deviceId}|${credential}`;
         const now = eventMs(event);
-        const hits = (state.get<Hit[]>(key) ?? []).filter((h) => h[0] > now - windowMs);
+        if (now - sweptAt >= windowMs) sweep(now);
+        let hits = state.get<Hit[]>(key);
+        if (hits === undefined) state.set(key, (hits = []));
+        else dropUntil(hits, now - windowMs);
         hits.push([now, event.id]);
-        if (hits.length < rule.params.count) {
-          state.set(key, hits);
-          return;
-        }
+        if (hits.length < rule.params.count) return;
         state.delete(key);
         ctx.raise({
           message: `${event.place.label} ${rule.params.windowMinutes} 分钟内 ${hits.length} 次验证被拒${credential ? ` (${subjectLabel(credential)})` : ''} (阈值 ${rule.params.count} 次)`,

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { EVENT_TYPES, type EventType, type IdentityKind } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
-import { eventMs, subjectKey, subjectLabel, whereOf } from '../subjects.ts';
+import { normalizePlate } from '../../store/registry.ts';
+import { dropUntil, eventMs, subjectLabel, whereOf } from '../subjects.ts';
 
 type Hit = [ms: number, eventId: string];
 const SWEEP_EVERY_MS = 3_600_000;
@@ -53,22 +54,24 @@ export const frequentStranger = defineRule({
       onEvent(event) {
         if (!types.has(event.type) || event.identity?.kind !== 'unknown') return;
         const refs = event.subjects;
-        const subject = subjectKey({
-          ...(refs.plate && kinds.has('plate') ? { plate: refs.plate } : {}),
-          ...(refs.cardNo && kinds.has('card') ? { cardNo: refs.cardNo } : {}),
-          ...(refs.faceId && kinds.has('face') ? { faceId: refs.faceId } : {}),
-        });
+        // subjectKey's order (card, plate, face) over the kinds this rule counts.
+        const subject =
+          refs.cardNo && kinds.has('card')
+            ? `card:${refs.cardNo.trim()}`
+            : refs.plate && kinds.has('plate')
+              ? `plate:${normalizePlate(refs.plate)}`
+              : refs.faceId && kinds.has('face')
+                ? `face:${refs.faceId}`
+                : undefined;
         if (!subject) return;
         const now = eventMs(event);
         const key = `s:${subject}`;
-        const hits = (state.get<Hit[]>(key) ?? []).filter((h) => h[0] > now - windowMs);
+        let hits = state.get<Hit[]>(key);
+        if (hits === undefined) state.set(key, (hits = []));
+        else dropUntil(hits, now - windowMs);
         const last = hits[hits.length - 1];
-        if (last && now - last[0] < gapMs) {
-          state.set(key, hits);
-          return;
-        }
+        if (last && now - last[0] < gapMs) return;
         hits.push([now, event.id]);
-        state.set(key, hits);
         if (hits.length < count) return;
         ctx.raise({
           message: `${subject.startsWith('plate:') ? `陌生车辆 ${subject.slice(6)}` : `陌生人员(${subjectLabel(subject)})`} ${rule.params.windowHours} 小时内第 ${hits.length} 次出现 (阈值 ${count} 次), 最近 ${hhmm(now)} 于 ${event.place.label}`,

@@ -3,7 +3,7 @@ import type { DeviceEvent } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
 import { KEPT_PREFIX } from '../rule-state.ts';
 import { defineRule } from '../rule-types.ts';
-import { doorKey, eventMs } from '../subjects.ts';
+import { doorKey, dropUntil, eventMs } from '../subjects.ts';
 
 interface Door {
   /** KEPT_PREFIX + door key: where judgedTo and countedTo are kept on disk. */
@@ -21,14 +21,6 @@ interface Door {
   cameraId: string;
   place: DeviceEvent['place'];
   codes: DeviceEvent['codes'];
-}
-
-/** Removes the entries older than `fromMs` from the front (entries arrive in time order); returns how many. */
-function dropBefore(entries: [number, ...unknown[]][], fromMs: number): number {
-  let n = 0;
-  while (n < entries.length && entries[n]![0] < fromMs) n++;
-  if (n > 0) entries.splice(0, n);
-  return n;
 }
 
 /**
@@ -143,8 +135,9 @@ export const tailgating = defineRule({
         const door = doorOf(event);
         // A passage due at this instant is judged before this event joins the window, as the wake-up would have.
         if (live) judgeDue(door, now);
-        dropBefore(door.grants, now - keepMs);
-        door.next = Math.max(0, door.next - dropBefore(door.passes, now - keepMs));
+        // Entries from now - keepMs on are still needed (a judgement due a window ago looks back a window and the grace).
+        dropUntil(door.grants, now - keepMs - 1);
+        door.next = Math.max(0, door.next - dropUntil(door.passes, now - keepMs - 1));
         if (isGrant) door.grants.push([now, event.id]);
         else {
           const count = Number(event.payload.count ?? 1);

@@ -134,6 +134,16 @@ describe('access-denied-repeat (多次刷卡被拒)', () => {
     expect(h.raised).toHaveLength(0);
   });
 
+  it('the windows of cards that never reach N are forgotten (memory stays bounded)', async () => {
+    h = await new RulesHarness(rules).start();
+    for (let i = 0; i < 20; i++) await h.ingest(deny(`x${i}`));
+    const windows = () => [...h!.engine['states'].get('denied')!.entries('w:')].length;
+    expect(windows()).toBe(20);
+    await h.advance(2 * MIN + 1);
+    await h.ingest(deny('y'));
+    expect(windows()).toBe(1);
+  });
+
   it('a restart in the middle of the window changes no outcome', async () => {
     h = new RulesHarness(rules);
     await h.start();
