@@ -49,6 +49,8 @@ interface Route {
 /** The engine's own bookkeeping lives in rule_state under this id. */
 const ENGINE_STATE_ID = '__engine';
 const ALIVE_EVERY_MS = 60_000;
+/** Downtimes are remembered this long: as long as the longest stay or window a rule rebuilds from events. */
+const DOWNTIME_HISTORY_MS = 91 * 86_400_000;
 /** How many recently delivered events the engine remembers, to tell them from ones still on their way. */
 const DELIVERED_RING = 4096;
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
@@ -66,6 +68,8 @@ export class RuleEngine implements Service {
   private unsubscribe: (() => void)[] = [];
   private aliveTimer: TimerHandle | null = null;
   private downtime: Downtime | null = null;
+  /** Every downtime within DOWNTIME_HISTORY_MS, oldest first (the last is `downtime`). */
+  private downtimes: Downtime[] = [];
   private running = false;
   problems: RuleProblem[] = [];
 
@@ -157,6 +161,13 @@ export class RuleEngine implements Service {
     // Longer than two missed heartbeats: the gateway was down (or stopped) and saw nothing.
     this.downtime = aliveAt !== undefined && now - aliveAt > 2 * ALIVE_EVERY_MS ? { fromMs: aliveAt, toMs: now } : null;
     if (this.downtime) this.deps.log.info({ downMinutes: Math.round((now - aliveAt!) / 60_000) }, 'rules resume after downtime; absence stopwatches pause over it');
+    // Rules rebuilt from stored events pause their stopwatches over every downtime since an entry, not only the last.
+    const known = store.ruleState.get<Downtime[]>(ENGINE_STATE_ID, 'downtimes') ?? [];
+    this.downtimes = [...known.filter((d) => d.toMs > now - DOWNTIME_HISTORY_MS), ...(this.downtime ? [this.downtime] : [])];
+    if (this.downtimes.length !== known.length || this.downtime) {
+      const downtimes = this.downtimes;
+      void store.writes.write(() => store.ruleState.set(ENGINE_STATE_ID, 'downtimes', downtimes, now)).catch(() => {});
+    }
     const { resolved, problems } = RuleEngine.validate(this.deps.rules);
     this.reportProblems(problems);
     this.problems = problems;
@@ -439,6 +450,7 @@ export class RuleEngine implements Service {
       timers: new DurableTimers(state, clock, (fire) => fire()),
       wakeup: new Wakeup(clock),
       downtime: this.downtime,
+      downtimes: this.downtimes,
       raise: (alert) => {
         if (muted.on) return true;
         if (gateAlerts && (!inSchedule(config.schedule, clock.now()) || !inScope(config.scope, { deviceId: alert.deviceId ?? '', place: alert.place }))) return false;

@@ -57,6 +57,8 @@ export interface RuleContext {
   wakeup: Wakeup;
   /** The gateway's downtime just before this start, if any (for absence stopwatches). */
   downtime: Downtime | null;
+  /** Every downtime of the last 91 days, oldest first: for stopwatches rebuilt from stored events. */
+  downtimes: readonly Downtime[];
 }
 
 export interface RuleInstance {

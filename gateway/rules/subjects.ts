@@ -165,6 +165,13 @@ export function pauseOverDowntime(clockFromMs: number, downtime: { fromMs: numbe
   return downtime.toMs - counted;
 }
 
+/** pauseOverDowntime over each of several downtimes, oldest first (a stopwatch rebuilt from stored events). */
+export function pauseOverDowntimes(clockFromMs: number, downtimes: readonly { fromMs: number; toMs: number }[]): number {
+  let from = clockFromMs;
+  for (const downtime of downtimes) from = pauseOverDowntime(from, downtime);
+  return from;
+}
+
 /**
  * Removes, in place, the leading entries of a time-ordered window whose time (entry[0]) is at or
  * before `ms`; returns how many. Windows are appended in time order, so this replaces a filter

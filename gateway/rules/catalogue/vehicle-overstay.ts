@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { Clock as ClockTime } from '../../../config/schema/common.ts';
 import { defineRule } from '../rule-types.ts';
 import { inSchedule } from '../circle.ts';
-import { dayTime, eventMs, hours, pauseOverDowntime } from '../subjects.ts';
+import { dayTime, eventMs, hours, pauseOverDowntimes } from '../subjects.ts';
+import { KEPT_PREFIX } from '../rule-state.ts';
 import { normalizePlate } from '../../store/registry.ts';
 
 interface Stay {
@@ -10,8 +11,6 @@ interface Stay {
   inMs: number;
   eventId: string;
   gate: string;
-  clockFromMs: number;
-  alerted: boolean;
   deviceId: string;
 }
 
@@ -30,6 +29,11 @@ export function plateDirection(payload: Record<string, unknown>): 'in' | 'out' |
  * 外来车辆夜间滞留: an unregistered vehicle (not a resident's, not a valid visitor's) entered through a
  * gate and has not left after `hours`, judged during the night window. Entries and exits come from
  * plate captures with payload.direction; captures without a direction are ignored.
+ *
+ * Who is inside is rebuilt from the plate captures of the last `forgetAfterDays` (event-sourced):
+ * every unregistered entry and exit used to cost a state row. A stay's stopwatch pauses over every
+ * downtime since the entry (ctx.downtimes); the stay an alert was raised for is kept under
+ * `k:<plate>` (its entry event id) until the vehicle leaves, so a restart does not raise it again.
  */
 export const vehicleOverstay = defineRule({
   type: 'vehicle-overstay',
@@ -49,22 +53,33 @@ export const vehicleOverstay = defineRule({
     .strict(),
   defaults: { severity: 'medium', category: 'property', cooldownSeconds: 12 * 3600 },
   filter: 'alerts',
+  rebuildLookbackMs: (p) => p.forgetAfterDays * 86_400_000,
   create(rule, ctx) {
     const thresholdMs = rule.params.hours * 3_600_000;
     const everyMs = rule.params.checkEveryMinutes * 60_000;
     const forgetMs = rule.params.forgetAfterDays * 86_400_000;
     const night = rule.params.night ? { windows: [rule.params.night], timezone: rule.schedule?.timezone ?? 'Asia/Shanghai' } : undefined;
     const state = ctx.state;
+    /** Unregistered vehicles inside, by normalised plate. */
+    const stays = new Map<string, Stay>();
+    /** Plate → the entry event of the stay already alerted (as kept on disk). */
+    const alerted = new Map<string, string>();
+    for (const [key, eventId] of state.entries<string>(KEPT_PREFIX)) alerted.set(key.slice(KEPT_PREFIX.length), eventId);
+    const forgetAlert = (plate: string) => {
+      if (alerted.delete(plate)) state.delete(KEPT_PREFIX + plate);
+    };
 
     const check = () => {
       const now = ctx.clock.now();
-      for (const [key, stay] of state.entries<Stay>('v:')) {
+      for (const [plate, stay] of stays) {
         if (now - stay.inMs > forgetMs) {
-          state.delete(key);
+          stays.delete(plate);
+          forgetAlert(plate);
           continue;
         }
-        const stayedMs = now - stay.clockFromMs;
-        if (stay.alerted || stayedMs < thresholdMs || !inSchedule(night, now)) continue;
+        // Time the gateway was down does not count: the exit may simply not have been seen.
+        const stayedMs = now - pauseOverDowntimes(stay.inMs, ctx.downtimes);
+        if (alerted.get(plate) === stay.eventId || stayedMs < thresholdMs || !inSchedule(night, now)) continue;
         const { place, codes } = ctx.site.placeOf(stay.deviceId);
         const raised = ctx.raise({
           message: `外来车辆 ${stay.plate} 于 ${dayTime(stay.inMs)} 从 ${stay.gate} 驶入, 已滞留 ${hours(now - stay.inMs)} 小时未离开 (阈值 ${rule.params.hours} 小时)`,
@@ -76,7 +91,10 @@ export const vehicleOverstay = defineRule({
           codes,
           subject: { refs: { plate: stay.plate }, identity: { kind: 'unknown' } },
         });
-        if (raised) state.set(key, { ...stay, alerted: true });
+        if (raised) {
+          alerted.set(plate, stay.eventId);
+          state.set(KEPT_PREFIX + plate, stay.eventId);
+        }
       }
       ctx.timers.at('check', now + everyMs);
     };
@@ -84,12 +102,6 @@ export const vehicleOverstay = defineRule({
     return {
       eventTypes: new Set(['plate.captured'] as const),
       start() {
-        if (ctx.downtime) {
-          for (const [key, stay] of state.entries<Stay>('v:')) {
-            const moved = pauseOverDowntime(stay.clockFromMs, ctx.downtime);
-            if (moved !== stay.clockFromMs) state.set(key, { ...stay, clockFromMs: moved });
-          }
-        }
         ctx.timers.at('check', Math.min(ctx.clock.now(), ctx.state.get<{ dueMs: number }>('t:check')?.dueMs ?? Infinity));
       },
       onTimer(key) {
@@ -100,14 +112,18 @@ export const vehicleOverstay = defineRule({
         const direction = plateDirection(event.payload);
         if (!direction) return;
         const plate = normalizePlate(event.subjects.plate);
-        const key = `v:${plate}`;
-        if (direction === 'out') return state.delete(key);
+        if (direction === 'out') {
+          stays.delete(plate);
+          if (alerted.size !== 0) forgetAlert(plate);
+          return;
+        }
         const kind = event.identity?.kind;
         if (kind === 'resident' || kind === 'visitor') return;
-        const now = eventMs(event);
         // Scope is a gate list here: entries through gates outside the circle are not tracked.
         if (!ctx.inScope(event)) return;
-        state.set(key, { plate, inMs: now, eventId: event.id, gate: event.place.label, clockFromMs: now, alerted: false, deviceId: event.deviceId } satisfies Stay);
+        stays.set(plate, { plate, inMs: eventMs(event), eventId: event.id, gate: event.place.label, deviceId: event.deviceId });
+        // A new entry is a new stay: an alert for an earlier one no longer applies.
+        if (alerted.size !== 0 && alerted.get(plate) !== event.id) forgetAlert(plate);
       },
     };
   },

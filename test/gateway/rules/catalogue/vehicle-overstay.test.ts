@@ -93,4 +93,44 @@ describe('vehicle-overstay (外来车辆夜间滞留)', () => {
     await h.advance(10 * MIN);
     expect(h.alertsOf('overstay')).toHaveLength(2);
   });
+
+  it('entries and exits write no rule_state row; a crash mid-stay keeps the stay (rebuilt from the stored captures)', async () => {
+    h = await new RulesHarness(rules, { startMs: EVENING }).start();
+    const entry = await h.ingest(plate('闽C·55555', 'in')); // 20:00
+    await h.ingest(plate('闽C·66666', 'in'));
+    await h.ingest(plate('闽C·66666', 'out'));
+    expect([...h.store.ruleState.all('overstay').keys()]).toEqual(['t:check']);
+    await h.advance(HOUR);
+    h.store.close(); // the process dies: the engine is never stopped
+    const again = new RulesHarness(rules, { startMs: h.clock.now() + MIN });
+    Object.assign(again, { file: h.file });
+    h = again;
+    await h.start(); // 21:01, after 1 min down
+    await h.advance(3 * HOUR); // 00:01: 4 h in, 1 min of it down
+    expect(h.raised.map((a) => a.evidence)).toEqual([[entry.id]]);
+    // The alerted stay is kept on disk: a restart does not raise it again; the exit forgets it.
+    expect(h.store.ruleState.get('overstay', 'k:闽C55555')).toBe(entry.id);
+    await h.restart();
+    await h.advance(HOUR);
+    expect(h.alertsOf('overstay')[0]!.occurrences).toBe(1);
+    await h.ingest(plate('闽C55555', 'out'));
+    await h.settle();
+    expect(h.store.ruleState.get('overstay', 'k:闽C55555')).toBeUndefined();
+  });
+
+  it('every downtime since the entry pauses the stay, not only the last', async () => {
+    h = new RulesHarness(rules, { startMs: EVENING });
+    await h.start();
+    await h.ingest(plate('闽C·55555', 'in')); // 20:00
+    for (let i = 0; i < 2; i++) {
+      await h.advance(HOUR);
+      await h.stop();
+      h.clock.advance(HOUR); // down 21:00–22:00, then 23:00–00:00
+      await h.start();
+    }
+    await h.advance(HOUR + 50 * MIN); // 01:50: 5 h 50 min since the entry, 3 h 50 min observed
+    expect(h.raised).toHaveLength(0);
+    await h.advance(20 * MIN); // 02:10: 4 h 10 min observed
+    expect(h.raised).toHaveLength(1);
+  });
 });
