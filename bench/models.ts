@@ -237,13 +237,12 @@ async function main(): Promise<void> {
     // left out), or a box round the lane when the frame also shows a pavement or a second lane.
     const lowerHalf: PlateRegion = { left: 0, top: 0.5, right: 1, bottom: 1 };
     const laneBox: PlateRegion = { left: 0.25, top: 0.5, right: 0.8, bottom: 0.95 };
-    const plateConfigs: { label: string; detMaxSide: number; cameraMaxSide: number | undefined; detResizeKernel?: 'lanczos3'; plateRegion?: PlateRegion }[] = [
+    const plateConfigs: { label: string; detMaxSide: number; cameraMaxSide: number | undefined; detResizeKernel?: 'linear' | 'lanczos3'; plateRegion?: PlateRegion }[] = [
       { label: 'default a plate camera gets (no camera maxSide: the 720p frame is used as decoded), whole frame', detMaxSide: 480, cameraMaxSide: undefined },
       { label: 'same, plateRegion = lower half (left 0, top 0.5, right 1, bottom 1)', detMaxSide: 480, cameraMaxSide: undefined, plateRegion: lowerHalf },
       { label: 'same, plateRegion = lane box (left 0.25, top 0.5, right 0.8, bottom 0.95)', detMaxSide: 480, cameraMaxSide: undefined, plateRegion: laneBox },
-      { label: 'camera maxSide 960 (the gateway-wide default before per-camera working sizes)', detMaxSide: 480, cameraMaxSide: 960 },
+      { label: 'default, detector input resampled by libvips (linear) and normalised in a second pass (the previous default)', detMaxSide: 480, cameraMaxSide: undefined, detResizeKernel: 'linear' },
       { label: 'camera maxSide 960, lanczos3 detector resample (all of the code before the per-camera working size)', detMaxSide: 480, cameraMaxSide: 960, detResizeKernel: 'lanczos3' },
-      { label: 'default, lanczos3 detector resample', detMaxSide: 480, cameraMaxSide: undefined, detResizeKernel: 'lanczos3' },
       { label: 'camera maxSide 640', detMaxSide: 480, cameraMaxSide: 640 },
       { label: 'default, det input 640', detMaxSide: 640, cameraMaxSide: undefined },
     ];

@@ -151,8 +151,12 @@ export function unclip(box: Point[], ratio: number): Point[] {
  * and map it back to the source image.
  */
 export function dbPostprocess(pred: Float32Array, width: number, height: number, options: DbOptions, scaleX: number, scaleY: number, destW: number, destH: number): TextBox[] {
-  const labels = new Int32Array(width * height);
-  const stack = new Int32Array(width * height);
+  // Scratch reused across frames (this function never yields): two fresh half-megabyte arrays
+  // per read were a good part of the garbage that made V8 collect every other read.
+  if (scratch.labels.length < width * height) scratch = { labels: new Int32Array(width * height), stack: new Int32Array(width * height) };
+  const labels = scratch.labels;
+  const stack = scratch.stack;
+  labels.fill(0, 0, width * height);
   const boxes: TextBox[] = [];
   let label = 0;
   for (let start = 0; start < width * height && label < options.maxCandidates; start++) {
@@ -196,14 +200,59 @@ export function dbPostprocess(pred: Float32Array, width: number, height: number,
   return boxes;
 }
 
+let scratch = { labels: new Int32Array(0), stack: new Int32Array(0) };
+
 const DET_MEAN = [0.485, 0.456, 0.406];
 const DET_STD = [0.229, 0.224, 0.225];
 
+/**
+ * PaddleOCR's det input in one pass over the working image: resized to width×height as
+ * cv2.resize's INTER_LINEAR does (half-pixel centres, 2×2 taps, no antialiasing: exactly what
+ * PaddleOCR's DetResizeForTest feeds the model), BGR, ImageNet mean/std, CHW. It replaces a
+ * libvips round trip (≈ 2.5 ms for a 720p frame) and a second pass over the resized pixels.
+ */
+export function detInput<T extends Float32Array>(image: RgbImage, width: number, height: number, out: T): T {
+  const { data, width: sw, height: sh } = image;
+  const plane = width * height;
+  const xA = new Int32Array(width), xB = new Int32Array(width), xW = new Float32Array(width);
+  for (let x = 0; x < width; x++) {
+    const fx = Math.max(0, (x + 0.5) * (sw / width) - 0.5);
+    const x0 = Math.min(Math.floor(fx), sw - 1);
+    xA[x] = x0 * 3;
+    xB[x] = Math.min(x0 + 1, sw - 1) * 3;
+    xW[x] = fx - x0;
+  }
+  // v/255 - mean) / std as v × k - o, per output plane (B, G, R).
+  const kB = 1 / (255 * DET_STD[0]!), oB = DET_MEAN[0]! / DET_STD[0]!;
+  const kG = 1 / (255 * DET_STD[1]!), oG = DET_MEAN[1]! / DET_STD[1]!;
+  const kR = 1 / (255 * DET_STD[2]!), oR = DET_MEAN[2]! / DET_STD[2]!;
+  for (let y = 0; y < height; y++) {
+    const fy = Math.max(0, (y + 0.5) * (sh / height) - 0.5);
+    const y0 = Math.min(Math.floor(fy), sh - 1);
+    const wy = fy - y0;
+    const row0 = y0 * sw * 3, row1 = Math.min(y0 + 1, sh - 1) * sw * 3;
+    let o = y * width;
+    for (let x = 0; x < width; x++, o++) {
+      const a = row0 + xA[x]!, b = row0 + xB[x]!, c = row1 + xA[x]!, d = row1 + xB[x]!;
+      const wx = xW[x]!;
+      let top = data[a]! + (data[b]! - data[a]!) * wx;
+      const r = top + (data[c]! + (data[d]! - data[c]!) * wx - top) * wy;
+      top = data[a + 1]! + (data[b + 1]! - data[a + 1]!) * wx;
+      const g = top + (data[c + 1]! + (data[d + 1]! - data[c + 1]!) * wx - top) * wy;
+      top = data[a + 2]! + (data[b + 2]! - data[a + 2]!) * wx;
+      const bl = top + (data[c + 2]! + (data[d + 2]! - data[c + 2]!) * wx - top) * wy;
+      out[o] = bl * kB - oB;
+      out[plane + o] = g * kG - oG;
+      out[2 * plane + o] = r * kR - oR;
+    }
+  }
+  return out;
+}
+
 /** PaddleOCR det input: BGR, ImageNet mean/std applied to the BGR channels as they are, CHW. */
-export function detTensor(image: RgbImage): Float32Array {
+export function detTensor<T extends Float32Array = Float32Array<ArrayBuffer>>(image: RgbImage, out: T = new Float32Array(3 * image.width * image.height) as T): T {
   const { data, width, height } = image;
   const plane = width * height;
-  const out = new Float32Array(3 * plane);
   for (let i = 0; i < plane; i++) {
     const r = data[i * 3]!, g = data[i * 3 + 1]!, b = data[i * 3 + 2]!;
     out[i] = (b / 255 - DET_MEAN[0]!) / DET_STD[0]!;
@@ -249,8 +298,11 @@ export interface OcrOptions extends DbOptions {
   minLineScore: number;
   /** Narrowest recognition input (PaddleOCR: 320); default 320. */
   minRecWidth?: number;
-  /** Detector input resample; default bilinear, as PaddleOCR (the bench times lanczos3 as its baseline). */
-  detResizeKernel?: 'lanczos3' | 'linear';
+  /**
+   * Detector input resample: 'bilinear' (default) in one pass in JS as PaddleOCR's cv2.resize;
+   * 'linear' and 'lanczos3' through libvips (the bench's baselines).
+   */
+  detResizeKernel?: 'bilinear' | 'lanczos3' | 'linear';
 }
 
 /** PP-OCRv4: text detection (DB) then recognition (CTC) of each region, in one batch. */
@@ -269,16 +321,33 @@ export class PaddleOcr {
 
   /** Text regions of an image; `maxSide` overrides the configured detector input cap (a frame's part keeps the frame's scale). */
   async detect(image: RgbImage, maxSide = this.options.maxSide): Promise<TextBox[]> {
-    // One resample straight to the network's multiple-of-32 size: each sharp round trip of a frame costs milliseconds.
-    // Bilinear, as PaddleOCR's DetResizeForTest (cv2.resize), and cheaper than lanczos3 from a 720p working image.
+    // One resample straight to the network's multiple-of-32 size.
     const scale = Math.min(1, maxSide / Math.max(image.width, image.height));
     const w = Math.max(32, Math.round((image.width * scale) / 32) * 32);
     const h = Math.max(32, Math.round((image.height * scale) / 32) * 32);
-    const input = w === image.width && h === image.height ? image : await resizeExact(image, w, h, this.options.detResizeKernel ?? 'linear');
-    const feeds = { [this.det.manifest.inputs[0]!.name]: new ort.Tensor('float32', detTensor(input), [1, 3, h, w]) };
-    const out = await this.det.session.run(feeds);
-    const pred = out[this.det.manifest.outputs[0]!.name]!.data as Float32Array;
-    return dbPostprocess(pred, w, h, this.options, image.width / w, image.height / h, image.width, image.height);
+    const kernel = this.options.detResizeKernel ?? 'bilinear';
+    const tensor = this.takeDetBuffer(3 * w * h);
+    try {
+      if (kernel === 'bilinear' || (w === image.width && h === image.height)) detInput(image, w, h, tensor);
+      else detTensor(await resizeExact(image, w, h, kernel), tensor);
+      const out = await this.det.session.run({ [this.det.manifest.inputs[0]!.name]: new ort.Tensor('float32', tensor, [1, 3, h, w]) });
+      const pred = out[this.det.manifest.outputs[0]!.name]!.data as Float32Array;
+      return dbPostprocess(pred, w, h, this.options, image.width / w, image.height / h, image.width, image.height);
+    } finally {
+      this.detBuffers.push(tensor);
+    }
+  }
+
+  /**
+   * Det input buffers are reused (a 720p frame's is 1.5 MB; with one per read V8 ran a full
+   * collection every other read, the p99's main cost). Two frames may be in flight, so a few.
+   */
+  private detBuffers: Float32Array<ArrayBuffer>[] = [];
+  private takeDetBuffer(length: number): Float32Array<ArrayBuffer> {
+    const i = this.detBuffers.findIndex((b) => b.length === length);
+    if (i >= 0) return this.detBuffers.splice(i, 1)[0]!;
+    if (this.detBuffers.length >= 4) this.detBuffers.shift();
+    return new Float32Array(length);
   }
 
   async recognize(image: RgbImage, boxes: TextBox[]): Promise<TextLine[]> {

@@ -88,7 +88,7 @@ export class FrameAnalyzer {
     registry: ModelRegistry,
     private readonly section: CameraSection,
     /** Bench only: PaddleOCR's 320 px recognition floor and the former lanczos3 detector resample, as same-run baselines. */
-    tuning: { minRecWidth?: number; detResizeKernel?: 'lanczos3' | 'linear' } = {},
+    tuning: { minRecWidth?: number; detResizeKernel?: 'bilinear' | 'lanczos3' | 'linear' } = {},
   ) {
     const faceOptions = { minScore: section.models.faceMinScore, nmsIou: 0.3, maxDetections: 64 };
     if (registry.has(BLAZEFACE_FRONT.id)) this.detectors.set('front', new BlazeFaceDetector(registry.get(BLAZEFACE_FRONT.id), faceOptions));

@@ -5,10 +5,37 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../../models/image.ts';
 import { PPOCR_DET, PPOCR_REC } from '../../models/manifest.ts';
 import { pickPlate } from '../../models/plates.ts';
-import { ctcDecode, DICTIONARY_ENTRIES, loadDictionary, minAreaRect, PaddleOcr, unclip } from '../../models/ppocr.ts';
+import { ctcDecode, detInput, detTensor, DICTIONARY_ENTRIES, loadDictionary, minAreaRect, PaddleOcr, unclip } from '../../models/ppocr.ts';
 import { loadModel, type LoadedModel } from '../../models/registry.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'images');
+
+describe('det input (cv2.resize INTER_LINEAR, BGR, ImageNet mean/std, CHW)', () => {
+  const image = (w: number, h: number, px: (x: number, y: number) => [number, number, number]) => {
+    const data = Buffer.alloc(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set(px(x, y), (y * w + x) * 3);
+    return { data, width: w, height: h, channels: 3 as const };
+  };
+  const pattern = (x: number, y: number): [number, number, number] => [(x * 37 + y * 11) % 256, (x * 5 + y * 53) % 256, (x * y) % 256];
+
+  it('at the same size it is the plain normalisation', () => {
+    const img = image(64, 32, pattern);
+    expect(detInput(img, 64, 32, new Float32Array(3 * 64 * 32))).toEqual(detTensor(img));
+  });
+
+  it('halving averages each 2×2 block (half-pixel centres), channel planes B, G, R', () => {
+    const img = image(64, 32, pattern);
+    const out = detInput(img, 32, 16, new Float32Array(3 * 32 * 16));
+    const plane = 32 * 16;
+    for (const [x, y] of [[0, 0], [5, 7], [31, 15]] as const) {
+      const block = [pattern(2 * x, 2 * y), pattern(2 * x + 1, 2 * y), pattern(2 * x, 2 * y + 1), pattern(2 * x + 1, 2 * y + 1)];
+      const mean = (c: number) => block.reduce((n, p) => n + p[c]!, 0) / 4;
+      expect(out[y * 32 + x]).toBeCloseTo((mean(2) / 255 - 0.485) / 0.229, 4);
+      expect(out[plane + y * 32 + x]).toBeCloseTo((mean(1) / 255 - 0.456) / 0.224, 4);
+      expect(out[2 * plane + y * 32 + x]).toBeCloseTo((mean(0) / 255 - 0.406) / 0.225, 4);
+    }
+  });
+});
 
 describe('PP-OCRv4 dictionary and CTC', () => {
   let rec: LoadedModel;
