@@ -59,6 +59,28 @@ export async function decodeImage(input: Buffer, size: number | WorkingSize): Pr
   }
 }
 
+/** The size decodeImage gives a frame of srcWidth×srcHeight at `size` (the same rule, without decoding). */
+export function workingDimensions(srcWidth: number, srcHeight: number, size: number | WorkingSize): { width: number; height: number } {
+  const { maxSide, asDecodedUpTo = 0 } = typeof size === 'number' ? { maxSide: size } : size;
+  const longer = Math.max(srcWidth, srcHeight);
+  if ((asDecodedUpTo > maxSide && longer <= asDecodedUpTo) || longer <= maxSide) return { width: srcWidth, height: srcHeight };
+  const scale = maxSide / longer;
+  return { width: Math.max(1, Math.round(srcWidth * scale)), height: Math.max(1, Math.round(srcHeight * scale)) };
+}
+
+/** A JPEG's (or PNG's) pixel size from its header alone. */
+export async function imageSize(input: Buffer): Promise<{ width: number; height: number }> {
+  try {
+    const { width, height, orientation } = await sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 }).metadata();
+    if (!width || !height) throw new ImageDecodeError('the image header has no size');
+    // decodeImage auto-rotates: EXIF orientations 5–8 swap the sides.
+    return orientation && orientation >= 5 ? { width: height, height: width } : { width, height };
+  } catch (error) {
+    if (error instanceof ImageDecodeError) throw error;
+    throw new ImageDecodeError(`not a decodable image: ${(error as Error).message}`);
+  }
+}
+
 async function frameLongerSide(pipeline: Sharp): Promise<number> {
   const { width, height } = await pipeline.metadata();
   if (!width || !height) throw new ImageDecodeError('the image header has no size');

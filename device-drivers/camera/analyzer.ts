@@ -1,7 +1,7 @@
 import type { CameraSection, PlateRegion } from '../../config/schema/camera.ts';
 import { alignFace, BlazeFaceDetector, faceQuality, type FaceDetection, type FaceQuality } from '../../models/blazeface.ts';
 import { FaceEmbedder } from '../../models/embedding.ts';
-import { AS_DECODED_UP_TO, cropBox, decodeImage, type Box, type RgbImage, type WorkingSize } from '../../models/image.ts';
+import { AS_DECODED_UP_TO, cropBox, decodeImage, imageSize, workingDimensions, type Box, type RgbImage, type WorkingSize } from '../../models/image.ts';
 import { BLAZEFACE_BACK, BLAZEFACE_FRONT, embeddingManifest, PPOCR_DET, PPOCR_REC, type ModelManifest } from '../../models/manifest.ts';
 import { pickPlate, type PlateReading } from '../../models/plates.ts';
 import { PaddleOcr, type TextBox } from '../../models/ppocr.ts';
@@ -14,6 +14,21 @@ export interface AnalyzedFace {
   crop: RgbImage;
   /** The 112×112 aligned face for the embedding model, when one is configured. */
   aligned112: RgbImage | null;
+}
+
+/** A face found in a frame: where, in the pixels of the frame at its working size, and how good. Its crops come later (cropFace). */
+export interface LocatedFace {
+  detection: FaceDetection;
+  quality: FaceQuality;
+}
+
+/** A detection of a w×h image in the pixels of the same image at another size. */
+function scaleDetection(d: FaceDetection, kx: number, ky: number): FaceDetection {
+  return {
+    score: d.score,
+    box: { xmin: d.box.xmin * kx, ymin: d.box.ymin * ky, xmax: d.box.xmax * kx, ymax: d.box.ymax * ky },
+    keypoints: d.keypoints.map(([x, y]) => [x * kx, y * ky] as [number, number]),
+  };
 }
 
 export interface FrameAnalysis {
@@ -128,10 +143,51 @@ export class FrameAnalyzer {
     return decodeImage(jpeg, this.workingSize(cameraMaxSide));
   }
 
-  async faces(image: RgbImage, model: FaceModelChoice): Promise<AnalyzedFace[]> {
+  /**
+   * A snapshot decoded for face detection alone: the detector sees its input size (128 or 256 px)
+   * whatever it is given, so the JPEG is decoded at 1.5× that (libjpeg's DCT scaling does most of
+   * the shrinking) rather than at the working size. `width`/`height` are the frame's working size,
+   * where boxes are reported, quality judged and crops later taken (Frigate's split of a small
+   * detect stream and a full-size record).
+   */
+  async decodeForFaces(jpeg: Buffer, model: FaceModelChoice, cameraMaxSide?: number): Promise<{ image: RgbImage; width: number; height: number }> {
+    const detector = this.detector(model);
+    const source = await imageSize(jpeg);
+    const { width, height } = workingDimensions(source.width, source.height, this.workingSize(cameraMaxSide));
+    const image = await decodeImage(jpeg, Math.min(Math.max(width, height), Math.round(detector.inputSize * 1.5)));
+    return { image, width, height };
+  }
+
+  /** The faces in `image`, boxes and keypoints scaled to width×height (the frame's working size); no crops. */
+  async locateFaces(image: RgbImage, model: FaceModelChoice, width = image.width, height = image.height): Promise<LocatedFace[]> {
+    const kx = width / image.width, ky = height / image.height;
+    return (await this.detector(model).detect(image)).map((found) => {
+      const detection = kx === 1 && ky === 1 ? found : scaleDetection(found, kx, ky);
+      return { detection, quality: faceQuality(detection) };
+    });
+  }
+
+  /**
+   * The aligned crops of a located face (the best of an appearance), from its frame decoded at the
+   * working size: one decode per appearance instead of crops from every frame.
+   */
+  async cropFace(jpeg: Buffer, face: LocatedFace, at: { width: number; height: number }, cameraMaxSide?: number): Promise<{ crop: RgbImage; aligned112: RgbImage | null }> {
+    const image = await this.decode(jpeg, cameraMaxSide);
+    const detection = image.width === at.width && image.height === at.height ? face.detection : scaleDetection(face.detection, image.width / at.width, image.height / at.height);
+    const size = this.section.faces.cropSize;
+    const crop = alignFace(image, detection, size);
+    return { crop, aligned112: this.embedder ? (size === 112 ? crop : alignFace(image, detection, 112)) : null };
+  }
+
+  private detector(model: FaceModelChoice): BlazeFaceDetector {
     const detector = this.detectors.get(model);
     if (!detector) throw new Error(`face model "${model}" is not loaded`);
-    const detections = await detector.detect(image);
+    return detector;
+  }
+
+  /** Faces with their crops at once (enrolment photos, where the one face is the point). */
+  async faces(image: RgbImage, model: FaceModelChoice): Promise<AnalyzedFace[]> {
+    const detections = await this.detector(model).detect(image);
     const size = this.section.faces.cropSize;
     return detections.map((detection) => {
       const crop = alignFace(image, detection, size);

@@ -11,7 +11,7 @@ import { ModelRegistry } from '../../models/registry.ts';
 import { IouTracker, PassageMerger, type Appearance } from '../../models/tracker.ts';
 import { zoneFacts, type CameraZone } from '../../models/zones.ts';
 import type { CommandResult, DeviceCommand, DeviceDriver, DriverContext, LinkHealth } from '../driver.ts';
-import { FrameAnalyzer, manifestsFor, type AnalyzedFace } from './analyzer.ts';
+import { FrameAnalyzer, manifestsFor, type LocatedFace } from './analyzer.ts';
 import { FrameQueue, type Frame } from './frame-queue.ts';
 
 /** A snapshot or camera message refused at intake, with the reason counted in metrics. */
@@ -22,6 +22,17 @@ export class IntakeError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * A face seen in one frame, as the tracker keeps it: where (at the frame's working size, width ×
+ * height), when, and the frame's JPEG, from which the best sighting of an appearance is cropped.
+ */
+interface Sighting extends LocatedFace {
+  capturedMs: number;
+  width: number;
+  height: number;
+  jpeg: Buffer;
 }
 
 interface Camera {
@@ -37,7 +48,7 @@ interface Camera {
   zones: CameraZone[];
   queue: FrameQueue;
   busy: boolean;
-  tracker: IouTracker<AnalyzedFace & { capturedMs: number; width: number; height: number }>;
+  tracker: IouTracker<Sighting>;
   passages: PassageMerger;
   expireTimer: TimerHandle | null;
   pollTimer: TimerHandle | null;
@@ -267,24 +278,30 @@ export class CameraDriver implements DeviceDriver {
   private async process(camera: Camera, frame: Frame): Promise<void> {
     const analyzer = this.analyzer!;
     const started = process.hrtime.bigint();
-    const image = await analyzer.decode(frame.jpeg, camera.maxSide);
-    camera.lastWorkingSize = `${image.width}×${image.height}`;
+    const faces = camera.detect.includes('face');
+    // A plate camera needs the frame at its working size; faces alone are found on a small decode
+    // (analyzer.decodeForFaces) and cropped once per appearance from the best frame.
+    const image = camera.detect.includes('plate') ? await analyzer.decode(frame.jpeg, camera.maxSide) : null;
+    const forFaces = faces && !image ? await analyzer.decodeForFaces(frame.jpeg, camera.faceModel, camera.maxSide) : null;
+    const width = image?.width ?? forFaces!.width;
+    const height = image?.height ?? forFaces!.height;
+    camera.lastWorkingSize = `${width}×${height}`;
     const decoded = process.hrtime.bigint();
     this.counters?.seconds.observe({ step: 'decode' }, Number(decoded - started) / 1e9);
     const nowMs = this.ctx.clock.now();
-    const [faces, plate] = await Promise.all([
-      camera.detect.includes('face') ? analyzer.faces(image, camera.faceModel) : Promise.resolve([]),
-      camera.detect.includes('plate') ? analyzer.plate(image, camera.plateRegion) : Promise.resolve(null),
+    const [located, plate] = await Promise.all([
+      faces ? analyzer.locateFaces(image ?? forFaces!.image, camera.faceModel, width, height) : Promise.resolve([]),
+      image ? analyzer.plate(image, camera.plateRegion) : Promise.resolve(null),
     ]);
     this.counters?.seconds.observe({ step: 'analyse' }, Number(process.hrtime.bigint() - decoded) / 1e9);
     camera.analysed++;
     camera.health.framesOk++;
     this.counters?.frames.inc({ device: camera.device.id, outcome: 'analysed' });
 
-    if (camera.detect.includes('face')) {
-      const sightings = faces
+    if (faces) {
+      const sightings = located
         .filter((f) => f.quality.score >= this.deps.section.faces.minQuality)
-        .map((f) => ({ box: f.detection.box, quality: f.quality.score, item: { ...f, capturedMs: frame.capturedMs, width: image.width, height: image.height } }));
+        .map((f) => ({ box: f.detection.box, quality: f.quality.score, item: { ...f, capturedMs: frame.capturedMs, width, height, jpeg: frame.jpeg } }));
       // Frame time, not analysis time: a backlog must not split one appearance into several.
       const ended = camera.tracker.update(frame.receivedMs, sightings);
       const due = camera.tracker.takeDue(frame.receivedMs, this.deps.section.faces.reportAfterSeconds * 1000);
@@ -293,7 +310,7 @@ export class CameraDriver implements DeviceDriver {
     }
     if (plate && camera.passages.accept(plate.plate, frame.capturedMs)) {
       const crop = await this.deps.media.save(camera.device.id, 'plate-crop', await encodeJpeg(plate.crop));
-      const facts = zoneFacts(plate.box, image.width, image.height, camera.zones, nowMs, this.deps.section.timeZone);
+      const facts = zoneFacts(plate.box, width, height, camera.zones, nowMs, this.deps.section.timeZone);
       const event = await this.ctx.ingest({
         deviceId: camera.device.id,
         type: 'plate.captured',
@@ -305,7 +322,7 @@ export class CameraDriver implements DeviceDriver {
           model: 'ppocr-v4',
           confidence: round(plate.confidence),
           plateKind: plate.kind,
-          box: normBox(plate.box, image.width, image.height),
+          box: normBox(plate.box, width, height),
           ...facts,
           imageId: crop.id,
           via: frame.via,
@@ -331,15 +348,17 @@ export class CameraDriver implements DeviceDriver {
     }, this.deps.section.faces.lostAfterSeconds * 1000);
   }
 
-  private async reportFaces(camera: Camera, ended: Appearance<AnalyzedFace & { capturedMs: number; width: number; height: number }>[]): Promise<void> {
+  private async reportFaces(camera: Camera, ended: Appearance<Sighting>[]): Promise<void> {
     for (const appearance of ended) {
       const best = appearance.best.item;
-      const crop = await this.deps.media.save(camera.device.id, 'face-crop', await encodeJpeg(best.crop, 90));
+      // The best frame of the appearance, decoded again at the working size: the only crop it costs.
+      const { crop: aligned, aligned112 } = await this.analyzer!.cropFace(best.jpeg, best, best, camera.maxSide);
+      const crop = await this.deps.media.save(camera.device.id, 'face-crop', await encodeJpeg(aligned, 90));
       const subjects: SubjectRefs = {};
       let match: { faceId: string; similarity: number } | null = null;
       const embedder = this.analyzer?.embedder;
-      if (embedder && best.aligned112 && this.deps.gallery) {
-        const vector = await embedder.embed(best.aligned112);
+      if (embedder && aligned112 && this.deps.gallery) {
+        const vector = await embedder.embed(aligned112);
         match = this.deps.gallery.match(vector, this.deps.section.models.embedding!.matchThreshold);
         if (match) subjects.faceId = match.faceId;
       }

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CameraSectionSchema } from '../../../config/schema/camera.ts';
 import { FrameAnalyzer, manifestsFor, plateShaped, regionOf, regionPixels } from '../../../device-drivers/camera/analyzer.ts';
 import { silentLogger } from '../../../gateway/core/logger.ts';
-import { PPOCR_DET, PPOCR_REC } from '../../../models/manifest.ts';
+import { BLAZEFACE_BACK, PPOCR_DET, PPOCR_REC } from '../../../models/manifest.ts';
+import { iou } from '../../../models/image.ts';
 import { ModelRegistry } from '../../../models/registry.ts';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
@@ -166,5 +167,49 @@ describe('camera analyzer: working size per camera (real JPEGs, real PP-OCR mode
     const gateway640 = new FrameAnalyzer(registry, CameraSectionSchema.parse({ intake: { maxSide: 640 } }));
     expect(await gateway640.decode(frame1080)).toMatchObject({ width: 640, height: 360 });
     expect(await gateway640.decode(frame720)).toMatchObject({ width: 1280, height: 720 });
+  });
+});
+
+describe('camera analyzer: faces found on a small decode, cropped from the working size (real JPEG, real BlazeFace)', () => {
+  const registry = new ModelRegistry({ manifests: [BLAZEFACE_BACK], intraOpThreads: 1, log: silentLogger() });
+  let analyzer: FrameAnalyzer;
+  let jpeg: Buffer;
+  beforeAll(async () => {
+    await registry.start();
+    analyzer = new FrameAnalyzer(registry, CameraSectionSchema.parse({}));
+    // A 1080p gate frame: the astronaut (one face) on the cat photo's texture.
+    const background = await sharp(join(fixtures, 'chelsea.jpg')).resize(1920, 1080, { fit: 'cover' }).toBuffer();
+    const person = await sharp(join(fixtures, 'astronaut.jpg')).resize(1080, 1080).toBuffer();
+    jpeg = await sharp(background).composite([{ input: person, left: 420, top: 0 }]).jpeg({ quality: 85 }).toBuffer();
+  });
+  afterAll(() => registry.stop());
+
+  it('decodes at 1.5× the detector input and reports the face where the working-size analysis finds it', async () => {
+    const small = await analyzer.decodeForFaces(jpeg, 'back');
+    expect(Math.max(small.image.width, small.image.height)).toBe(384); // 1.5 × 256
+    expect([small.width, small.height]).toEqual([960, 540]); // the default working size of a 1080p frame
+    const located = await analyzer.locateFaces(small.image, 'back', small.width, small.height);
+    const reference = await analyzer.faces(await analyzer.decode(jpeg), 'back');
+    expect(located).toHaveLength(1);
+    expect(reference).toHaveLength(1);
+    const [a, b] = [located[0]!.detection.box, reference[0]!.detection.box];
+    expect(iou(a, b)).toBeGreaterThan(0.8);
+    // Quality is judged at the working size, so the small decode does not make faces look worse.
+    expect(located[0]!.quality.score).toBeCloseTo(reference[0]!.quality.score, 1);
+  });
+
+  it('crops the located face from the frame decoded at the working size', async () => {
+    const small = await analyzer.decodeForFaces(jpeg, 'back');
+    const [face] = await analyzer.locateFaces(small.image, 'back', small.width, small.height);
+    const { crop, aligned112 } = await analyzer.cropFace(jpeg, face!, small);
+    expect([crop.width, crop.height]).toEqual([112, 112]);
+    expect(aligned112).toBeNull(); // no embedding model configured
+    // The same aligned face as cropping the working-size analysis' own detection (pixels within a
+    // few levels on average); a crop from unscaled small-decode coordinates would be background.
+    const [reference] = await analyzer.faces(await analyzer.decode(jpeg), 'back');
+    const meanDiff = (x: Buffer, y: Buffer) => x.reduce((n, v, i) => n + Math.abs(v - y[i]!), 0) / x.length;
+    expect(meanDiff(crop.data, reference!.crop.data)).toBeLessThan(12);
+    const wrong = await analyzer.cropFace(jpeg, face!, small.image);
+    expect(meanDiff(wrong.crop.data, reference!.crop.data)).toBeGreaterThan(25);
   });
 });
