@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import type { Logger } from '../gateway/core/logger.ts';
 import type { Service } from '../gateway/core/service.ts';
+import { WorkerSession } from './inference.ts';
 import { ModelFileError, readVerified, type ModelManifest, type TensorSpec } from './manifest.ts';
 
 export type { InferenceSession, Tensor } from 'onnxruntime-node';
@@ -8,7 +9,8 @@ export type { InferenceSession, Tensor } from 'onnxruntime-node';
 export interface LoadedModel {
   manifest: ModelManifest;
   path: string;
-  session: ort.InferenceSession;
+  /** The model's session, on an inference thread of its own (see WorkerSession). */
+  session: WorkerSession;
   /** Asset files (dictionaries) by name, hash-checked like the model. */
   assets: Record<string, Buffer>;
 }
@@ -69,20 +71,15 @@ export class ModelRegistry implements Service {
 
 export async function loadModel(manifest: ModelManifest, options: { intraOpThreads?: number; baseDir?: string }): Promise<LoadedModel> {
   const { path, bytes } = readVerified(manifest.id, manifest.source, options.baseDir);
-  let session: ort.InferenceSession;
+  let session: WorkerSession;
   try {
-    session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: options.intraOpThreads ?? 1,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-    });
+    session = await WorkerSession.create(manifest.id, bytes, { intraOpThreads: options.intraOpThreads ?? 1 });
   } catch (error) {
     throw new ModelFileError(manifest.id, `${path} is not a loadable ONNX model: ${(error as Error).message.split('\n')[0]}`);
   }
   try {
-    checkTensors(manifest, 'input', manifest.inputs, session.inputNames, session.inputMetadata as readonly ort.InferenceSession.ValueMetadata[]);
-    checkTensors(manifest, 'output', manifest.outputs, session.outputNames, session.outputMetadata as readonly ort.InferenceSession.ValueMetadata[]);
+    checkTensors(manifest, 'input', manifest.inputs, session.inputNames, session.inputMetadata);
+    checkTensors(manifest, 'output', manifest.outputs, session.outputNames, session.outputMetadata);
   } catch (error) {
     await session.release();
     throw error;

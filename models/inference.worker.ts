@@ -1,0 +1,51 @@
+// An inference thread's entry (started by WorkerSession through core/worker-boot.mjs): one ONNX
+// session, run requests answered in order.
+import ort from 'onnxruntime-node';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { InferenceReply, InferenceRequest, InferenceWorkerData, WireTensor } from './inference.ts';
+
+const port = parentPort!;
+const { bytes, intraOpThreads } = workerData as InferenceWorkerData;
+const reply = (message: InferenceReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+let session: ort.InferenceSession;
+try {
+  session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  reply({
+    op: 'loaded',
+    inputNames: [...session.inputNames],
+    outputNames: [...session.outputNames],
+    inputMetadata: session.inputMetadata.map((m) => ({ ...m })),
+    outputMetadata: session.outputMetadata.map((m) => ({ ...m })),
+  });
+} catch (error) {
+  reply({ op: 'load-failed', message: (error as Error).message.split('\n')[0]! });
+  process.exit(0);
+}
+
+port.on('message', async (request: InferenceRequest) => {
+  if (request.op === 'release') {
+    await session.release();
+    reply({ op: 'released', id: request.id });
+    return;
+  }
+  try {
+    const feeds = Object.fromEntries(Object.entries(request.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)]));
+    const out = await session.run(feeds);
+    const outputs: Record<string, WireTensor> = {};
+    const transfer: ArrayBuffer[] = [];
+    for (const [name, value] of Object.entries(out)) {
+      const tensor = value as ort.Tensor;
+      const data = tensor.data as ort.Tensor.DataType;
+      outputs[name] = { type: tensor.type, dims: tensor.dims, data };
+      if (typeof data !== 'string' && ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer && !transfer.includes(data.buffer)) transfer.push(data.buffer);
+    }
+    try {
+      reply({ op: 'ran', id: request.id, outputs }, transfer);
+    } catch {
+      reply({ op: 'ran', id: request.id, outputs }); // a buffer that cannot be transferred is copied
+    }
+  } catch (error) {
+    reply({ op: 'failed', id: request.id, message: (error as Error).message.split('\n')[0]! });
+  }
+});

@@ -1,0 +1,48 @@
+import ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BLAZEFACE_BACK } from '../../models/manifest.ts';
+import { loadModel, type LoadedModel } from '../../models/registry.ts';
+
+/** Inference on a thread of its own (models/inference.ts): onnxruntime-node computes on the caller's thread. */
+describe('inference threads', () => {
+  let model: LoadedModel;
+  const feeds = () => ({ [BLAZEFACE_BACK.inputs[0]!.name]: new ort.Tensor('float32', new Float32Array(256 * 256 * 3).fill(0.1), [1, 256, 256, 3]) });
+  beforeAll(async () => {
+    model = await loadModel(BLAZEFACE_BACK, {});
+  });
+  afterAll(() => model.session.release());
+
+  it('the event loop keeps turning while a model runs', async () => {
+    let done = false;
+    const run = model.session.run(feeds()).then((out) => ((done = true), out));
+    // Run on the caller's thread, the whole inference would fall inside one turn of the loop.
+    let turns = 0;
+    while (!done) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turns++;
+    }
+    expect(turns).toBeGreaterThan(10);
+    const out = await run;
+    expect(Object.keys(out).sort()).toEqual(BLAZEFACE_BACK.outputs.map((o) => o.name).sort());
+    expect(out[BLAZEFACE_BACK.outputs[0]!.name]!.dims).toEqual([1, 512, 1]);
+  });
+
+  it('runs in flight together each get their own outputs', async () => {
+    const a = feeds();
+    const b = { [BLAZEFACE_BACK.inputs[0]!.name]: new ort.Tensor('float32', new Float32Array(256 * 256 * 3).fill(-0.7), [1, 256, 256, 3]) };
+    const [outA, outB, outA2] = await Promise.all([model.session.run(a), model.session.run(b), model.session.run(a)]);
+    const scores = (o: Record<string, ort.Tensor>) => [...(o[BLAZEFACE_BACK.outputs[0]!.name]!.data as Float32Array)];
+    expect(scores(outA)).toEqual(scores(outA2));
+    expect(scores(outA)).not.toEqual(scores(outB));
+    // Inputs are copied, not transferred: the caller's buffers stay usable.
+    expect((a[BLAZEFACE_BACK.inputs[0]!.name]!.data as Float32Array).length).toBe(256 * 256 * 3);
+  });
+
+  it('a thread that dies fails the runs waiting on it and every later one with the model named', async () => {
+    const doomed = await loadModel(BLAZEFACE_BACK, {});
+    const waiting = doomed.session.run(feeds());
+    await (doomed.session as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(waiting).rejects.toThrow(/model blazeface-back: its inference thread exited/);
+    await expect(doomed.session.run(feeds())).rejects.toThrow(/model blazeface-back: its inference thread exited/);
+  });
+});
