@@ -5,12 +5,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { InferenceReply, InferenceRequest, InferenceWorkerData, WireTensor } from './inference.ts';
 
 const port = parentPort!;
-const { bytes, intraOpThreads } = workerData as InferenceWorkerData;
+const data = workerData as InferenceWorkerData;
+const { bytes, intraOpThreads } = data;
 const reply = (message: InferenceReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 let session: ort.InferenceSession;
 try {
   session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  // The session holds its own copy of the graph: the thread need not keep the file's bytes.
+  (data as { bytes: Uint8Array | null }).bytes = null;
   reply({
     op: 'loaded',
     inputNames: [...session.inputNames],
