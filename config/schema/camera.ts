@@ -58,7 +58,7 @@ export const CameraDeviceSchema = z
       .max(4096)
       .optional()
       .describe(
-        'This camera\'s working size: snapshots are decoded to fit inside it, whatever their size. When omitted, snapshots up to 1280 px (720p) are analysed as decoded and larger ones fit inside intake.maxSide (docs/models.md, Decoding)',
+        'This camera\'s working size: plates are read and face crops taken from snapshots decoded to fit inside it (faces alone are detected on a smaller decode). When omitted, snapshots up to 1280 px (720p) are used as decoded and larger ones fit inside intake.maxSide (docs/models.md, Decoding)',
       ),
     plateRegion: PlateRegionSchema.optional(),
     zones: z.array(CameraZoneSchema).default([]),
@@ -113,7 +113,7 @@ export const CameraSectionSchema = z
       .object({
         queueDepth: z.number().int().min(1).max(100).default(4).describe('Frames waiting per camera; the oldest is dropped beyond'),
         concurrency: z.number().int().min(1).max(16).default(2).describe('Frames analysed at once over all cameras'),
-        maxSide: z.number().int().min(320).max(4096).default(960).describe('Working size for snapshots larger than 1280 px (720p) of cameras that set no maxSide of their own: they are decoded to fit (≤ 640 lets a 1080p JPEG decode at 1/2 scale; larger keeps detail for crops and plates)'),
+        maxSide: z.number().int().min(320).max(4096).default(960).describe('Working size for snapshots larger than 1280 px (720p) of cameras that set no maxSide of their own: plates are read and face crops taken at this size (≤ 640 lets a 1080p JPEG decode at 1/2 scale; larger keeps detail for crops and plates)'),
         maxSnapshotBytes: z.number().int().min(1024).max(32 * 1024 * 1024).default(4 * 1024 * 1024),
       })
       .strict()
