@@ -231,9 +231,11 @@ async function main(): Promise<void> {
     const rawRate = await throughput(FRAMES, 2, () => detector.run(feeds));
     const locateRate = await throughput(FRAMES, 2, locate);
     const cropRate = await throughput(FRAMES, 2, locateAndCrop);
+    // A person walking past a gate camera polled at 1–2 snapshots/s is seen in a few frames: one crop per five.
+    const appearanceRate = await throughput(FRAMES, 2, (i) => (i % 5 === 0 ? locateAndCrop() : locate()));
     const previousRate = await throughput(FRAMES, 2, previous);
-    console.log(`  snapshots/s, 2 in flight (target ≥ 40): as shipped ${locateRate.toFixed(1)}, with a crop every frame ${cropRate.toFixed(1)}, previous path ${previousRate.toFixed(1)}; raw session.run/s ${rawRate.toFixed(1)}`);
-    console.log(`  throughput overhead (raw runs/s ÷ snapshots/s): as shipped ${(rawRate / locateRate).toFixed(2)}×, with a crop every frame ${(rawRate / cropRate).toFixed(2)}×, previous ${(rawRate / previousRate).toFixed(2)}× (target ≤ 1.5×)\n`);
+    console.log(`  snapshots/s, 2 in flight (target ≥ 40): as shipped ${locateRate.toFixed(1)}, with a crop per 5-frame appearance ${appearanceRate.toFixed(1)}, with a crop every frame ${cropRate.toFixed(1)}, previous path ${previousRate.toFixed(1)}; raw session.run/s ${rawRate.toFixed(1)}`);
+    console.log(`  throughput overhead (raw runs/s ÷ snapshots/s): as shipped ${(rawRate / locateRate).toFixed(2)}×, crop per 5 frames ${(rawRate / appearanceRate).toFixed(2)}×, crop every frame ${(rawRate / cropRate).toFixed(2)}×, previous ${(rawRate / previousRate).toFixed(2)}× (target ≤ 1.5×)\n`);
   }
 
   if (!ONLY_PLATES) await faceOptions(registry, jpeg);
