@@ -13,8 +13,10 @@ export type InferenceRequest =
   | { op: 'run'; id: number; feeds: Record<string, WireTensor> }
   | { op: 'release'; id: number };
 
+type Loaded = { op: 'loaded'; inputNames: string[]; outputNames: string[]; inputMetadata: ort.InferenceSession.ValueMetadata[]; outputMetadata: ort.InferenceSession.ValueMetadata[] };
+
 export type InferenceReply =
-  | { op: 'loaded'; inputNames: string[]; outputNames: string[]; inputMetadata: ort.InferenceSession.ValueMetadata[]; outputMetadata: ort.InferenceSession.ValueMetadata[] }
+  | Loaded
   | { op: 'load-failed'; message: string }
   | { op: 'ran'; id: number; outputs: Record<string, WireTensor> }
   | { op: 'failed'; id: number; message: string }
@@ -26,55 +28,96 @@ export interface InferenceWorkerData {
   intraOpThreads: number;
 }
 
+export interface WorkerSessionOptions {
+  intraOpThreads: number;
+  /** The thread died (not released): told once per loss, before the session starts a new one. */
+  onLost?: (error: Error) => void;
+  /** The thread was started again after a loss. */
+  onRestarted?: () => void;
+  /** First wait before starting a lost thread again; doubles up to 30 s while starting fails. */
+  restartAfterMs?: number;
+}
+
+const MAX_RESTART_MS = 30_000;
+
 /**
  * An ONNX session on a thread of its own. onnxruntime-node's `session.run` computes on the
  * calling thread (it only defers the call with setImmediate), so a 25 ms text detection would
  * stall the event loop — MQTT acknowledgements, rules, alerts — for 25 ms. Each model gets a
  * worker thread that owns its session; inputs are copied to it and outputs transferred back.
+ * A thread that dies fails the runs waiting on it, is reported, and is started again (the model
+ * file read and checked again) while runs in between fail at once, naming the model.
  */
 export class WorkerSession {
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
-  readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
-  readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  inputNames: readonly string[] = [];
+  outputNames: readonly string[] = [];
+  inputMetadata: readonly ort.InferenceSession.ValueMetadata[] = [];
+  outputMetadata: readonly ort.InferenceSession.ValueMetadata[] = [];
+  private worker: Worker | null = null;
   private pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private nextId = 1;
   private failure: Error | null = null;
+  private released = false;
+  private restartAfterMs: number;
 
   private constructor(
     private readonly model: string,
-    private readonly worker: Worker,
-    loaded: Extract<InferenceReply, { op: 'loaded' }>,
+    /** The model file's bytes, read (and checked) again for every thread started. */
+    private readonly load: () => Uint8Array,
+    private readonly options: WorkerSessionOptions,
   ) {
-    this.inputNames = loaded.inputNames;
-    this.outputNames = loaded.outputNames;
-    this.inputMetadata = loaded.inputMetadata;
-    this.outputMetadata = loaded.outputMetadata;
-    worker.on('message', (reply: InferenceReply) => {
-      if (reply.op === 'loaded' || reply.op === 'load-failed') return;
-      const waiting = this.pending.get(reply.id);
-      if (!waiting) return;
-      this.settled(reply.id);
-      if (reply.op === 'ran') waiting.resolve(Object.fromEntries(Object.entries(reply.outputs).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)])));
-      else if (reply.op === 'failed') waiting.reject(new Error(`model ${model}: ${reply.message}`));
-      else waiting.resolve(undefined);
-    });
-    const lost = (why: string) => {
-      this.failure ??= new Error(`model ${model}: its inference thread ${why}`);
-      for (const [id, waiting] of this.pending) {
-        this.settled(id);
-        waiting.reject(this.failure);
-      }
-    };
-    worker.on('error', (error) => lost(`failed: ${error.message}`));
-    worker.on('exit', (code) => lost(`exited (code ${code})`));
-    // Idle, the thread must not keep the process alive (tests, tools); busy, it must.
-    worker.unref();
+    this.restartAfterMs = options.restartAfterMs ?? 1000;
   }
 
   /** Loads the model on a new thread; rejects with the runtime's message if the graph does not load. */
-  static async create(model: string, bytes: Uint8Array, options: { intraOpThreads: number }): Promise<WorkerSession> {
-    const worker = startWorker(new URL('./inference.worker.ts', import.meta.url), { model, bytes, intraOpThreads: options.intraOpThreads } satisfies InferenceWorkerData);
+  static async create(model: string, load: () => Uint8Array, options: WorkerSessionOptions): Promise<WorkerSession> {
+    const session = new WorkerSession(model, load, options);
+    const loaded = await session.spawn();
+    session.inputNames = loaded.inputNames;
+    session.outputNames = loaded.outputNames;
+    session.inputMetadata = loaded.inputMetadata;
+    session.outputMetadata = loaded.outputMetadata;
+    return session;
+  }
+
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+    const wire: Record<string, WireTensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) wire[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data as ort.Tensor.DataType };
+    // Copied, not transferred: callers reuse their input buffers (a pooled det input, a prepared feed).
+    return this.request({ op: 'run', id: 0, feeds: wire }) as Promise<Record<string, ort.Tensor>>;
+  }
+
+  /**
+   * Releases the session and ends its thread. The thread ends itself once its session is released
+   * (and any run before it answered): a terminate() while the native binding is inside a run can
+   * abort the whole process, so it is only the fallback for a thread that does not answer.
+   */
+  async release(): Promise<void> {
+    if (this.released) return;
+    const worker = this.worker;
+    const exited = worker ? new Promise<void>((resolve) => worker.once('exit', () => resolve())) : Promise.resolve();
+    let answered = false;
+    if (worker && !this.failure) answered = await this.request({ op: 'release', id: 0 }).then(() => true, () => false);
+    this.released = true;
+    this.failure = new Error(`model ${this.model}: released`);
+    this.worker = null; // its exit is then not a loss
+    // Runs sent while the release was on its way are never answered by a thread that has ended.
+    for (const [id, waiting] of this.pending) {
+      this.settled(id);
+      waiting.reject(this.failure);
+    }
+    if (!worker) return;
+    if (!answered) await worker.terminate();
+    else {
+      worker.ref();
+      const timer = setTimeout(() => void worker.terminate(), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  }
+
+  private async spawn(): Promise<Loaded> {
+    const worker = startWorker(new URL('./inference.worker.ts', import.meta.url), { model: this.model, bytes: this.load(), intraOpThreads: this.options.intraOpThreads } satisfies InferenceWorkerData);
     let onMessage!: (reply: InferenceReply) => void, onError!: (error: Error) => void, onExit!: (code: number) => void;
     const reply = await new Promise<InferenceReply>((resolve, reject) => {
       onMessage = resolve;
@@ -89,34 +132,73 @@ export class WorkerSession {
       await worker.terminate();
       throw new Error(reply.op === 'load-failed' ? reply.message : `unexpected reply ${reply.op}`);
     }
-    return new WorkerSession(model, worker, reply);
+    this.attach(worker);
+    return reply;
   }
 
-  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
-    const wire: Record<string, WireTensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) wire[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data as ort.Tensor.DataType };
-    // Copied, not transferred: callers reuse their input buffers (a pooled det input, a prepared feed).
-    return this.request({ op: 'run', id: 0, feeds: wire }) as Promise<Record<string, ort.Tensor>>;
+  private attach(worker: Worker): void {
+    this.worker = worker;
+    this.failure = null;
+    worker.on('message', (reply: InferenceReply) => {
+      if (reply.op === 'loaded' || reply.op === 'load-failed') return;
+      const waiting = this.pending.get(reply.id);
+      if (!waiting) return;
+      this.settled(reply.id);
+      if (reply.op === 'ran') waiting.resolve(Object.fromEntries(Object.entries(reply.outputs).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)])));
+      else if (reply.op === 'failed') waiting.reject(new Error(`model ${this.model}: ${reply.message}`));
+      else waiting.resolve(undefined);
+    });
+    worker.on('error', (error) => this.lost(worker, `failed: ${error.message}`));
+    worker.on('exit', (code) => this.lost(worker, `exited (code ${code})`));
+    // Idle, the thread must not keep the process alive (tests, tools); busy, it must.
+    worker.unref();
   }
 
-  async release(): Promise<void> {
-    if (!this.failure) await this.request({ op: 'release', id: 0 }).catch(() => {});
-    this.failure ??= new Error(`model ${this.model}: released`);
-    await this.worker.terminate();
+  private lost(worker: Worker, why: string): void {
+    if (this.worker !== worker) return; // an 'error' is followed by an 'exit': one loss
+    this.worker = null;
+    this.failure = new Error(`model ${this.model}: its inference thread ${why}`);
+    for (const [id, waiting] of this.pending) {
+      this.settled(id);
+      waiting.reject(this.failure);
+    }
+    if (this.released) return;
+    this.options.onLost?.(this.failure);
+    this.restartLater();
+  }
+
+  private restartLater(): void {
+    const delay = this.restartAfterMs;
+    this.restartAfterMs = Math.min(MAX_RESTART_MS, delay * 2);
+    setTimeout(() => {
+      if (this.released) return;
+      this.spawn().then(
+        () => {
+          this.restartAfterMs = this.options.restartAfterMs ?? 1000;
+          this.options.onRestarted?.();
+        },
+        (error: Error) => {
+          this.failure = new Error(`model ${this.model}: its inference thread could not be started again: ${error.message}`);
+          this.options.onLost?.(this.failure);
+          this.restartLater();
+        },
+      );
+    }, delay).unref();
   }
 
   private request(message: InferenceRequest): Promise<unknown> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure || !this.worker) return Promise.reject(this.failure ?? new Error(`model ${this.model}: no inference thread`));
+    const worker = this.worker;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      if (this.pending.size === 0) this.worker.ref();
+      if (this.pending.size === 0) worker.ref();
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...message, id });
+      worker.postMessage({ ...message, id });
     });
   }
 
   private settled(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.size === 0) this.worker?.unref();
   }
 }

@@ -26,10 +26,19 @@ try {
   process.exit(0);
 }
 
-port.on('message', async (request: InferenceRequest) => {
+// One request at a time, in order: a release must not overtake a run still waiting for its turn.
+let queue = Promise.resolve();
+port.on('message', (request: InferenceRequest) => {
+  queue = queue.then(() => handle(request));
+});
+
+async function handle(request: InferenceRequest): Promise<void> {
   if (request.op === 'release') {
-    await session.release();
+    await session.release().catch(() => {});
     reply({ op: 'released', id: request.id });
+    // The thread ends itself here, between runs: terminating it from outside while the native
+    // binding is inside a run can abort the whole process (a Napi::Error during teardown).
+    port.close();
     return;
   }
   try {
@@ -51,4 +60,4 @@ port.on('message', async (request: InferenceRequest) => {
   } catch (error) {
     reply({ op: 'failed', id: request.id, message: (error as Error).message.split('\n')[0]! });
   }
-});
+}

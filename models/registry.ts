@@ -69,11 +69,22 @@ export class ModelRegistry implements Service {
   }
 }
 
-export async function loadModel(manifest: ModelManifest, options: { intraOpThreads?: number; baseDir?: string }): Promise<LoadedModel> {
+export async function loadModel(manifest: ModelManifest, options: { intraOpThreads?: number; baseDir?: string; log?: Logger }): Promise<LoadedModel> {
   const { path, bytes } = readVerified(manifest.id, manifest.source, options.baseDir);
+  // The bytes just checked start the first thread; a thread started after a loss reads and checks the file again.
+  let first: Uint8Array | null = bytes;
+  const load = () => {
+    const loaded = first ?? readVerified(manifest.id, manifest.source, options.baseDir).bytes;
+    first = null;
+    return loaded;
+  };
   let session: WorkerSession;
   try {
-    session = await WorkerSession.create(manifest.id, bytes, { intraOpThreads: options.intraOpThreads ?? 1 });
+    session = await WorkerSession.create(manifest.id, load, {
+      intraOpThreads: options.intraOpThreads ?? 1,
+      onLost: (error) => options.log?.error({ err: error, model: manifest.id }, `${error.message}; starting it again`),
+      onRestarted: () => options.log?.info({ model: manifest.id }, `model ${manifest.id}: inference thread started again`),
+    });
   } catch (error) {
     throw new ModelFileError(manifest.id, `${path} is not a loadable ONNX model: ${(error as Error).message.split('\n')[0]}`);
   }

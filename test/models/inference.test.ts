@@ -1,6 +1,8 @@
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BLAZEFACE_BACK } from '../../models/manifest.ts';
+import { WorkerSession } from '../../models/inference.ts';
+import { BLAZEFACE_BACK, readVerified } from '../../models/manifest.ts';
+import { waitFor } from '../helpers/net.ts';
 import { loadModel, type LoadedModel } from '../../models/registry.ts';
 
 /** Inference on a thread of its own (models/inference.ts): onnxruntime-node computes on the caller's thread. */
@@ -38,11 +40,32 @@ describe('inference threads', () => {
     expect((a[BLAZEFACE_BACK.inputs[0]!.name]!.data as Float32Array).length).toBe(256 * 256 * 3);
   });
 
-  it('a thread that dies fails the runs waiting on it and every later one with the model named', async () => {
-    const doomed = await loadModel(BLAZEFACE_BACK, {});
-    const waiting = doomed.session.run(feeds());
-    await (doomed.session as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    await expect(waiting).rejects.toThrow(/model blazeface-back: its inference thread exited/);
-    await expect(doomed.session.run(feeds())).rejects.toThrow(/model blazeface-back: its inference thread exited/);
+  it('a thread that dies is reported and started again; runs in between fail at once', async () => {
+    const lost: string[] = [];
+    let restarted = 0;
+    const { bytes } = readVerified(BLAZEFACE_BACK.id, BLAZEFACE_BACK.source);
+    const session = await WorkerSession.create(BLAZEFACE_BACK.id, () => bytes, { intraOpThreads: 1, restartAfterMs: 50, onLost: (e) => lost.push(e.message), onRestarted: () => restarted++ });
+    try {
+      // Killed between runs: a terminate() while the native binding is inside a run can abort the process.
+      await (session as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      // Until the new thread is up, runs fail at once rather than hang.
+      await expect(session.run(feeds())).rejects.toThrow(/model blazeface-back: its inference thread exited/);
+      expect(lost).toEqual([expect.stringMatching(/model blazeface-back: its inference thread exited/)]);
+      await waitFor(() => restarted === 1 || undefined, 'the inference thread started again', 30_000);
+      const out = await session.run(feeds());
+      expect(out[BLAZEFACE_BACK.outputs[0]!.name]!.dims).toEqual([1, 512, 1]);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('a released session is not a lost one: nothing is reported or started again, runs are refused', async () => {
+    const { bytes } = readVerified(BLAZEFACE_BACK.id, BLAZEFACE_BACK.source);
+    const lost: string[] = [];
+    const session = await WorkerSession.create(BLAZEFACE_BACK.id, () => bytes, { intraOpThreads: 1, restartAfterMs: 10, onLost: (e) => lost.push(e.message) });
+    await session.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lost).toEqual([]);
+    await expect(session.run(feeds())).rejects.toThrow(/model blazeface-back: released/);
   });
 });
