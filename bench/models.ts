@@ -13,6 +13,8 @@
  * Figures depend on the machine and on what else runs on it; compare ratios, not absolutes.
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { availableParallelism, loadavg } from 'node:os';
 import sharp from 'sharp';
@@ -21,7 +23,7 @@ import { silentLogger } from '../gateway/core/logger.ts';
 import { FrameAnalyzer, regionPixels } from '../device-drivers/camera/analyzer.ts';
 import { alignFace, BlazeFaceDetector, type FaceDetection } from '../models/blazeface.ts';
 import { AS_DECODED_UP_TO, decodeImage, type RgbImage } from '../models/image.ts';
-import { BLAZEFACE_BACK, BLAZEFACE_FRONT, PPOCR_DET, PPOCR_REC } from '../models/manifest.ts';
+import { BLAZEFACE_BACK, BLAZEFACE_FRONT, PPOCR_DET, PPOCR_REC, readVerified } from '../models/manifest.ts';
 import { ModelRegistry } from '../models/registry.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'test', 'fixtures', 'images');
@@ -282,6 +284,29 @@ async function main(): Promise<void> {
       console.log(`## plate read, 720p JPEG (decode + det + rec), ${run.label}: working image ${run.size}, ${run.searched} (detMaxSide ${run.detMaxSide}), 1 intra-op thread`);
       console.log(`  p50 ${ms(percentile(run.latencies, 50))}   p99 ${ms(percentile(run.latencies, 99))}   (target ≤ 60 ms)   ${(percentile(run.latencies, 50) / wholeP50).toFixed(2)}× the whole-frame p50   read exactly ${run.correct}/${PLATE_READS}\n`);
     }
+  }
+
+  // What the rest of the gateway feels while a camera is read: the event loop's delay (a timer
+  // sampled every 1 ms) during plate reads on the inference threads, and during the same number
+  // of text-detection runs on a session in this thread, as onnxruntime-node runs one.
+  {
+    const analyzer = new FrameAnalyzer(registry, CameraSectionSchema.parse({}));
+    const reads = Math.max(10, Math.min(PLATE_READS, 40));
+    const loopDelay = async (work: () => Promise<unknown>) => {
+      const histogram = monitorEventLoopDelay({ resolution: 1 });
+      histogram.enable();
+      for (let i = 0; i < reads; i++) await work();
+      histogram.disable();
+      return { p99: histogram.percentile(99) / 1e6, max: histogram.max / 1e6 };
+    };
+    const threaded = await loopDelay(async () => analyzer.plate(await analyzer.decode(plateJpeg)));
+    const inline = await ort.InferenceSession.create(readVerified(PPOCR_DET.id, PPOCR_DET.source).bytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+    const feeds = { [PPOCR_DET.inputs[0]!.name]: new ort.Tensor('float32', new Float32Array(3 * 256 * 480), [1, 3, 256, 480]) };
+    const onThisThread = await loopDelay(() => inline.run(feeds));
+    await inline.release();
+    console.log(`## event-loop delay while plates are read (${reads} reads; timer every 1 ms)`);
+    console.log(`  whole reads, models on their threads: p99 ${ms(threaded.p99)}, max ${ms(threaded.max)}`);
+    console.log(`  text detection alone on this thread (as onnxruntime-node runs it): p99 ${ms(onThisThread.p99)}, max ${ms(onThisThread.max)}\n`);
   }
 
   console.log(`load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
