@@ -278,11 +278,11 @@ export class CameraDriver implements DeviceDriver {
   private async process(camera: Camera, frame: Frame): Promise<void> {
     const analyzer = this.analyzer!;
     const started = process.hrtime.bigint();
-    const faces = camera.detect.includes('face');
+    const wantsFaces = camera.detect.includes('face');
     // A plate camera needs the frame at its working size; faces alone are found on a small decode
     // (analyzer.decodeForFaces) and cropped once per appearance from the best frame.
     const image = camera.detect.includes('plate') ? await analyzer.decode(frame.jpeg, camera.maxSide) : null;
-    const forFaces = faces && !image ? await analyzer.decodeForFaces(frame.jpeg, camera.faceModel, camera.maxSide) : null;
+    const forFaces = wantsFaces && !image ? await analyzer.decodeForFaces(frame.jpeg, camera.faceModel, camera.maxSide) : null;
     const width = image?.width ?? forFaces!.width;
     const height = image?.height ?? forFaces!.height;
     camera.lastWorkingSize = `${width}×${height}`;
@@ -290,7 +290,7 @@ export class CameraDriver implements DeviceDriver {
     this.counters?.seconds.observe({ step: 'decode' }, Number(decoded - started) / 1e9);
     const nowMs = this.ctx.clock.now();
     const [located, plate] = await Promise.all([
-      faces ? analyzer.locateFaces(image ?? forFaces!.image, camera.faceModel, width, height) : Promise.resolve([]),
+      wantsFaces ? analyzer.locateFaces(image ?? forFaces!.image, camera.faceModel, width, height) : Promise.resolve([]),
       image ? analyzer.plate(image, camera.plateRegion) : Promise.resolve(null),
     ]);
     this.counters?.seconds.observe({ step: 'analyse' }, Number(process.hrtime.bigint() - decoded) / 1e9);
@@ -298,7 +298,7 @@ export class CameraDriver implements DeviceDriver {
     camera.health.framesOk++;
     this.counters?.frames.inc({ device: camera.device.id, outcome: 'analysed' });
 
-    if (faces) {
+    if (wantsFaces) {
       const sightings = located
         .filter((f) => f.quality.score >= this.deps.section.faces.minQuality)
         .map((f) => ({ box: f.detection.box, quality: f.quality.score, item: { ...f, capturedMs: frame.capturedMs, width, height, jpeg: frame.jpeg } }));
