@@ -21,7 +21,7 @@ import sharp from 'sharp';
 import { CameraSectionSchema, type PlateRegion } from '../config/schema/camera.ts';
 import { silentLogger } from '../gateway/core/logger.ts';
 import { FrameAnalyzer, regionPixels } from '../device-drivers/camera/analyzer.ts';
-import { alignFace, BlazeFaceDetector, type FaceDetection } from '../models/blazeface.ts';
+import { alignFace, BlazeFaceDetector, scaleDetection, type FaceDetection } from '../models/blazeface.ts';
 import { AS_DECODED_UP_TO, decodeImage, type RgbImage } from '../models/image.ts';
 import { BLAZEFACE_BACK, BLAZEFACE_FRONT, PPOCR_DET, PPOCR_REC, readVerified } from '../models/manifest.ts';
 import { ModelRegistry } from '../models/registry.ts';
@@ -73,15 +73,6 @@ async function frame720WithPlate(): Promise<Buffer> {
   return sharp(background).composite([{ input: plate, left: 540, top: 500 }]).jpeg({ quality: 85 }).toBuffer();
 }
 
-/** A detection of a w-wide image in the pixels of a k-times larger one, shifted by (ox, oy). */
-function scaleDetection(d: FaceDetection, k: number, ox = 0, oy = 0): FaceDetection {
-  return {
-    score: d.score,
-    box: { xmin: d.box.xmin * k - ox, ymin: d.box.ymin * k - oy, xmax: d.box.xmax * k - ox, ymax: d.box.ymax * k - oy },
-    keypoints: d.keypoints.map(([x, y]) => [x * k - ox, y * k - oy]),
-  };
-}
-
 /**
  * Issue #5's face ratio (1080p JPEG, back model, decode → detect → crop ≤ 1.5× raw session.run):
  * each way to cut the decode share, measured frame by frame against the raw run of the same model
@@ -102,7 +93,7 @@ async function faceOptions(registry: ModelRegistry, jpeg: Buffer): Promise<void>
     const left = Math.max(0, Math.floor(b.xmin - w / 2)), top = Math.max(0, Math.floor(b.ymin - h / 2));
     const width = Math.min(fullWidth - left, Math.ceil(w * 2)), height = Math.min(fullHeight - top, Math.ceil(h * 2));
     const { data, info } = await sharp(jpeg).extract({ left, top, width, height }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    return alignFace({ data, width: info.width, height: info.height, channels: 3 }, scaleDetection(d, k, left, top), 112);
+    return alignFace({ data, width: info.width, height: info.height, channels: 3 }, scaleDetection(d, k, k, left, top), 112);
   };
   const withSharp = async <T>(setting: () => void, reset: () => void, fn: () => Promise<T>): Promise<T> => {
     setting();

@@ -205,6 +205,15 @@ export class BlazeFaceDetector {
   }
 }
 
+/** A detection in the pixels of the same image at another scale (kx, ky), shifted by (ox, oy) after scaling. */
+export function scaleDetection(d: FaceDetection, kx: number, ky = kx, ox = 0, oy = 0): FaceDetection {
+  return {
+    score: d.score,
+    box: { xmin: d.box.xmin * kx - ox, ymin: d.box.ymin * ky - oy, xmax: d.box.xmax * kx - ox, ymax: d.box.ymax * ky - oy },
+    keypoints: d.keypoints.map(([x, y]) => [x * kx - ox, y * ky - oy] as Point),
+  };
+}
+
 /** ArcFace's 112×112 template: eyes, nose tip, and the mouth centre (mean of its two corners). */
 const ARCFACE_TEMPLATE: Point[] = [
   [38.2946, 51.6963],

@@ -44,11 +44,12 @@ export interface WorkingSize {
  * decodes at 1/2 for a working size ≤ 640, at full size for 960): docs/models.md has the figures.
  */
 export async function decodeImage(input: Buffer, size: number | WorkingSize): Promise<RgbImage> {
-  const { maxSide, asDecodedUpTo = 0 } = typeof size === 'number' ? { maxSide: size } : size;
+  const working = workingSize(size);
+  const { maxSide } = working;
   try {
     const pipeline = sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 }).rotate();
-    // The header only (a fraction of a millisecond): whether this frame is small enough to keep.
-    const keepAsDecoded = asDecodedUpTo > maxSide && (await frameLongerSide(pipeline)) <= asDecodedUpTo;
+    // The header only (a fraction of a millisecond), and only when a frame could be kept as decoded.
+    const keepAsDecoded = working.asDecodedUpTo > maxSide && keptAsDecoded(await frameLongerSide(pipeline), working);
     if (!keepAsDecoded) pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true });
     const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new ImageDecodeError(`expected 3 channels, got ${info.channels}`);
@@ -59,12 +60,17 @@ export async function decodeImage(input: Buffer, size: number | WorkingSize): Pr
   }
 }
 
+const workingSize = (size: number | WorkingSize): Required<WorkingSize> => (typeof size === 'number' ? { maxSide: size, asDecodedUpTo: 0 } : { asDecodedUpTo: 0, ...size });
+
+/** Frames up to asDecodedUpTo are used as decoded, without a resample, even when larger than maxSide. */
+const keptAsDecoded = (longer: number, { maxSide, asDecodedUpTo }: Required<WorkingSize>) => asDecodedUpTo > maxSide && longer <= asDecodedUpTo;
+
 /** The size decodeImage gives a frame of srcWidth×srcHeight at `size` (the same rule, without decoding). */
 export function workingDimensions(srcWidth: number, srcHeight: number, size: number | WorkingSize): { width: number; height: number } {
-  const { maxSide, asDecodedUpTo = 0 } = typeof size === 'number' ? { maxSide: size } : size;
+  const working = workingSize(size);
   const longer = Math.max(srcWidth, srcHeight);
-  if ((asDecodedUpTo > maxSide && longer <= asDecodedUpTo) || longer <= maxSide) return { width: srcWidth, height: srcHeight };
-  const scale = maxSide / longer;
+  if (keptAsDecoded(longer, working) || longer <= working.maxSide) return { width: srcWidth, height: srcHeight };
+  const scale = working.maxSide / longer;
   return { width: Math.max(1, Math.round(srcWidth * scale)), height: Math.max(1, Math.round(srcHeight * scale)) };
 }
 

@@ -1,5 +1,5 @@
 import type { CameraSection, PlateRegion } from '../../config/schema/camera.ts';
-import { alignFace, BlazeFaceDetector, faceQuality, type FaceDetection, type FaceQuality } from '../../models/blazeface.ts';
+import { alignFace, BlazeFaceDetector, faceQuality, scaleDetection, type FaceDetection, type FaceQuality } from '../../models/blazeface.ts';
 import { FaceEmbedder } from '../../models/embedding.ts';
 import { AS_DECODED_UP_TO, cropBox, decodeImage, imageSize, workingDimensions, type Box, type RgbImage, type WorkingSize } from '../../models/image.ts';
 import { BLAZEFACE_BACK, BLAZEFACE_FRONT, embeddingManifest, PPOCR_DET, PPOCR_REC, type ModelManifest } from '../../models/manifest.ts';
@@ -20,15 +20,6 @@ export interface AnalyzedFace {
 export interface LocatedFace {
   detection: FaceDetection;
   quality: FaceQuality;
-}
-
-/** A detection of a w×h image in the pixels of the same image at another size. */
-function scaleDetection(d: FaceDetection, kx: number, ky: number): FaceDetection {
-  return {
-    score: d.score,
-    box: { xmin: d.box.xmin * kx, ymin: d.box.ymin * ky, xmax: d.box.xmax * kx, ymax: d.box.ymax * ky },
-    keypoints: d.keypoints.map(([x, y]) => [x * kx, y * ky] as [number, number]),
-  };
 }
 
 export interface FrameAnalysis {
