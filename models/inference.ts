@@ -102,10 +102,7 @@ export class WorkerSession {
     this.failure = new Error(`model ${this.model}: released`);
     this.worker = null; // its exit is then not a loss
     // Runs sent while the release was on its way are never answered by a thread that has ended.
-    for (const [id, waiting] of this.pending) {
-      this.settled(id);
-      waiting.reject(this.failure);
-    }
+    this.failPending(this.failure);
     if (!worker) return;
     if (!answered) await worker.terminate();
     else {
@@ -158,10 +155,7 @@ export class WorkerSession {
     if (this.worker !== worker) return; // an 'error' is followed by an 'exit': one loss
     this.worker = null;
     this.failure = new Error(`model ${this.model}: its inference thread ${why}`);
-    for (const [id, waiting] of this.pending) {
-      this.settled(id);
-      waiting.reject(this.failure);
-    }
+    this.failPending(this.failure);
     if (this.released) return;
     this.options.onLost?.(this.failure);
     this.restartLater();
@@ -195,6 +189,13 @@ export class WorkerSession {
       this.pending.set(id, { resolve, reject });
       worker.postMessage({ ...message, id });
     });
+  }
+
+  private failPending(error: Error): void {
+    for (const [id, waiting] of this.pending) {
+      this.settled(id);
+      waiting.reject(error);
+    }
   }
 
   private settled(id: number): void {

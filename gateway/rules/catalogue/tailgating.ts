@@ -80,7 +80,6 @@ export const tailgating = defineRule({
       let openings = 0;
       for (const grant of door.grants) if (inWindow(grant)) openings++;
       for (const pass of door.passes) if (inWindow(pass)) passers += pass[2];
-      door.judgedTo = dueMs;
       if (passers - openings >= minExcess) {
         // Most judgements find no excess: the evidence list is made only for an alert.
         const evidence = [...door.grants.filter(inWindow), ...door.passes.filter(inWindow)].map((entry) => entry[1]);
@@ -97,7 +96,6 @@ export const tailgating = defineRule({
         // The passers are accounted for: they must not count towards the next judgement again.
         door.countedTo = dueMs;
       }
-      ctx.state.set(door.keptKey, [door.judgedTo, door.countedTo]);
     };
 
     /**
@@ -111,10 +109,9 @@ export const tailgating = defineRule({
         if (door.next === passes.length) return;
         const dueMs = passes[door.next]![0] + graceMs;
         if (dueMs > now) return;
-        if (now - dueMs > windowMs) {
-          door.judgedTo = dueMs;
-          ctx.state.set(door.keptKey, [door.judgedTo, door.countedTo]);
-        } else judge(door, dueMs);
+        if (now - dueMs <= windowMs) judge(door, dueMs);
+        door.judgedTo = dueMs;
+        ctx.state.set(door.keptKey, [door.judgedTo, door.countedTo]);
       }
     };
 
