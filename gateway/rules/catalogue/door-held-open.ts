@@ -27,7 +27,7 @@ export const doorHeldOpen = defineRule({
   create(rule, ctx) {
     const { seconds } = rule.params;
     const holdMs = seconds * 1000;
-    /** Doors open now → the event that opened them, oldest opening first. */
+    /** Doors open now → the event that opened them (the latest, for a door opened again without a close). */
     const open = new Map<string, DeviceEvent>();
     /** Doors whose current opening was checked (device → opening event id), as kept on disk. */
     const checked = new Map<string, string>();
@@ -63,8 +63,6 @@ export const doorHeldOpen = defineRule({
         if (!ctx.inScope(event)) return;
         const deviceId = event.deviceId;
         if (event.type === 'door.opened') {
-          // Delete first: a door opened again without a close moves to the end of the order.
-          open.delete(deviceId);
           open.set(deviceId, event);
           if (checked.size !== 0 && checked.get(deviceId) !== event.id) forgetCheck(deviceId);
           if (live) ctx.wakeup.arm(eventMs(event) + holdMs);
