@@ -236,9 +236,7 @@ export const groupRental = defineRule({
         const personId = event.identity?.personId;
         const whoKind = personId ? PERSON : kind;
         const who = personId ?? value;
-        // housesEntered(), without an array per event.
-        if (event.place.house) countHouse(event.place.house, whoKind, who, event, now);
-        else if (event.identity?.houseIds) for (const houseId of event.identity.houseIds) countHouse(houseId, whoKind, who, event, now);
+        for (const houseId of housesEntered(event)) countHouse(houseId, whoKind, who, event, now);
         countCredential(kind, value, event, now);
       },
     };
