@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { EVENT_TYPES, type EventType, type IdentityKind } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
-import { normalizePlate } from '../../store/registry.ts';
-import { dropUntil, eventMs, subjectLabel, whereOf } from '../subjects.ts';
+import { dropUntil, eventMs, subjectKey, subjectLabel, whereOf } from '../subjects.ts';
 
 type Hit = [ms: number, eventId: string];
 const SWEEP_EVERY_MS = 3_600_000;
@@ -54,15 +53,11 @@ export const frequentStranger = defineRule({
       onEvent(event) {
         if (!types.has(event.type) || event.identity?.kind !== 'unknown') return;
         const refs = event.subjects;
-        // subjectKey's order (card, plate, face) over the kinds this rule counts.
-        const subject =
-          refs.cardNo && kinds.has('card')
-            ? `card:${refs.cardNo.trim()}`
-            : refs.plate && kinds.has('plate')
-              ? `plate:${normalizePlate(refs.plate)}`
-              : refs.faceId && kinds.has('face')
-                ? `face:${refs.faceId}`
-                : undefined;
+        const subject = subjectKey({
+          ...(refs.plate && kinds.has('plate') ? { plate: refs.plate } : {}),
+          ...(refs.cardNo && kinds.has('card') ? { cardNo: refs.cardNo } : {}),
+          ...(refs.faceId && kinds.has('face') ? { faceId: refs.faceId } : {}),
+        });
         if (!subject) return;
         const now = eventMs(event);
         const key = `s:${subject}`;
