@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import { invertAffine, letterboxShrink, similarityTransform, warpAffine, type Box, type Point, type RgbImage } from './image.ts';
+import { invertAffine, letterboxShrink, similarityTransform, warpAffine, type Affine, type Box, type Point, type RgbImage } from './image.ts';
 import type { LoadedModel } from './registry.ts';
 
 /** MediaPipe SSD anchor options of the two BlazeFace graphs (edge-models.md §1.3). */
@@ -227,10 +227,28 @@ const ARCFACE_TEMPLATE: Point[] = [
  * to size×size, so embeddings and human review see the face upright and centred.
  */
 export function alignFace(image: RgbImage, face: FaceDetection, size = 112): RgbImage {
+  return warpAffine(image, alignment(face, size), size, size);
+}
+
+/** The transform from the aligned crop's pixels to the source's. */
+function alignment(face: FaceDetection, size: number): Affine {
   const k = size / 112;
   const dst = ARCFACE_TEMPLATE.map(([x, y]) => [x * k, y * k] as Point);
-  const srcToOut = similarityTransform(face.keypoints.slice(0, 4), dst);
-  return warpAffine(image, invertAffine(srcToOut), size, size);
+  return invertAffine(similarityTransform(face.keypoints.slice(0, 4), dst));
+}
+
+/**
+ * The part of the source that alignFace(…, size) samples, with the pixel bilinear sampling
+ * reads beyond it: decoding this much of a frame is enough for the crop.
+ */
+export function alignedCropArea(face: FaceDetection, size = 112): Box {
+  const [a, b, tx, c, d, ty] = alignment(face, size);
+  const xs: number[] = [], ys: number[] = [];
+  for (const [x, y] of [[0, 0], [size, 0], [0, size], [size, size]] as const) {
+    xs.push(a * x + b * y + tx);
+    ys.push(c * x + d * y + ty);
+  }
+  return { xmin: Math.min(...xs) - 1, ymin: Math.min(...ys) - 1, xmax: Math.max(...xs) + 1, ymax: Math.max(...ys) + 1 };
 }
 
 export interface FaceQuality {

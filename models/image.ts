@@ -87,6 +87,42 @@ export async function imageSize(input: Buffer): Promise<{ width: number; height:
   }
 }
 
+/**
+ * A part of a frame, decoded at the frame's working size: `area` is in the pixels of the frame
+ * scaled to `at` (width×height). Only that part is extracted from the full-size decode and
+ * resampled, instead of resampling the whole frame, which costs more than the decode itself
+ * (1080p fitted into 960: 16.6 ms against 10.8 ms decoded as is, docs/models.md). `toRegion`
+ * maps a point of the working-size frame into the returned image.
+ */
+export async function decodeRegion(
+  input: Buffer,
+  area: Box,
+  at: { width: number; height: number },
+): Promise<{ image: RgbImage; toRegion: { kx: number; ky: number; ox: number; oy: number } }> {
+  const source = await imageSize(input);
+  const sx = source.width / at.width, sy = source.height / at.height;
+  // Whole pixels of the working-size frame, at least one, inside it.
+  const wx0 = Math.min(at.width - 1, Math.max(0, Math.floor(area.xmin)));
+  const wy0 = Math.min(at.height - 1, Math.max(0, Math.floor(area.ymin)));
+  const wx1 = Math.max(wx0 + 1, Math.min(at.width, Math.ceil(area.xmax)));
+  const wy1 = Math.max(wy0 + 1, Math.min(at.height, Math.ceil(area.ymax)));
+  const left = Math.floor(wx0 * sx), top = Math.floor(wy0 * sy);
+  const width = Math.max(1, Math.min(source.width, Math.ceil(wx1 * sx)) - left);
+  const height = Math.max(1, Math.min(source.height, Math.ceil(wy1 * sy)) - top);
+  const outWidth = Math.max(1, Math.round(width / sx)), outHeight = Math.max(1, Math.round(height / sy));
+  try {
+    const pipeline = sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 }).rotate().extract({ left, top, width, height });
+    if (outWidth !== width || outHeight !== height) pipeline.resize({ width: outWidth, height: outHeight, fit: 'fill' });
+    const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new ImageDecodeError(`expected 3 channels, got ${info.channels}`);
+    const kx = (sx * info.width) / width, ky = (sy * info.height) / height;
+    return { image: { data, width: info.width, height: info.height, channels: 3 }, toRegion: { kx, ky, ox: left * (info.width / width), oy: top * (info.height / height) } };
+  } catch (error) {
+    if (error instanceof ImageDecodeError) throw error;
+    throw new ImageDecodeError(`not a decodable image: ${(error as Error).message}`);
+  }
+}
+
 async function frameLongerSide(pipeline: Sharp): Promise<number> {
   const { width, height } = await pipeline.metadata();
   if (!width || !height) throw new ImageDecodeError('the image header has no size');

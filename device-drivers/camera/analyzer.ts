@@ -1,7 +1,7 @@
 import type { CameraSection, PlateRegion } from '../../config/schema/camera.ts';
-import { alignFace, BlazeFaceDetector, faceQuality, scaleDetection, type FaceDetection, type FaceQuality } from '../../models/blazeface.ts';
+import { alignedCropArea, alignFace, BlazeFaceDetector, faceQuality, scaleDetection, type FaceDetection, type FaceQuality } from '../../models/blazeface.ts';
 import { FaceEmbedder } from '../../models/embedding.ts';
-import { AS_DECODED_UP_TO, cropBox, decodeImage, imageSize, workingDimensions, type Box, type RgbImage, type WorkingSize } from '../../models/image.ts';
+import { AS_DECODED_UP_TO, cropBox, decodeImage, decodeRegion, imageSize, workingDimensions, type Box, type RgbImage, type WorkingSize } from '../../models/image.ts';
 import { BLAZEFACE_BACK, BLAZEFACE_FRONT, embeddingManifest, PPOCR_DET, PPOCR_REC, type ModelManifest } from '../../models/manifest.ts';
 import { pickPlate, type PlateReading } from '../../models/plates.ts';
 import { PaddleOcr, type TextBox } from '../../models/ppocr.ts';
@@ -159,15 +159,22 @@ export class FrameAnalyzer {
   }
 
   /**
-   * The aligned crops of a located face (the best of an appearance), from its frame decoded at the
-   * working size: one decode per appearance instead of crops from every frame.
+   * The aligned crops of a located face (the best of an appearance), from its frame at the working
+   * size `at`: one decode per appearance instead of crops from every frame, and of the part of
+   * the frame the crops sample only (decodeRegion), not of the whole frame.
    */
-  async cropFace(jpeg: Buffer, face: LocatedFace, at: { width: number; height: number }, cameraMaxSide?: number): Promise<{ crop: RgbImage; aligned112: RgbImage | null }> {
-    const image = await this.decode(jpeg, cameraMaxSide);
-    const detection = image.width === at.width && image.height === at.height ? face.detection : scaleDetection(face.detection, image.width / at.width, image.height / at.height);
+  async cropFace(jpeg: Buffer, face: LocatedFace, at: { width: number; height: number }): Promise<{ crop: RgbImage; aligned112: RgbImage | null }> {
     const size = this.section.faces.cropSize;
+    const second = this.embedder && size !== 112 ? 112 : null;
+    let area = alignedCropArea(face.detection, size);
+    if (second) {
+      const other = alignedCropArea(face.detection, second);
+      area = { xmin: Math.min(area.xmin, other.xmin), ymin: Math.min(area.ymin, other.ymin), xmax: Math.max(area.xmax, other.xmax), ymax: Math.max(area.ymax, other.ymax) };
+    }
+    const { image, toRegion } = await decodeRegion(jpeg, area, at);
+    const detection = scaleDetection(face.detection, toRegion.kx, toRegion.ky, toRegion.ox, toRegion.oy);
     const crop = alignFace(image, detection, size);
-    return { crop, aligned112: this.embedder ? (size === 112 ? crop : alignFace(image, detection, 112)) : null };
+    return { crop, aligned112: this.embedder ? (second ? alignFace(image, detection, 112) : crop) : null };
   }
 
   private detector(model: FaceModelChoice): BlazeFaceDetector {

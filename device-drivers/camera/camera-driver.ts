@@ -351,8 +351,8 @@ export class CameraDriver implements DeviceDriver {
   private async reportFaces(camera: Camera, ended: Appearance<Sighting>[]): Promise<void> {
     for (const appearance of ended) {
       const best = appearance.best.item;
-      // The best frame of the appearance, decoded again at the working size: the only crop it costs.
-      const { crop: aligned, aligned112 } = await this.analyzer!.cropFace(best.jpeg, best, best, camera.maxSide);
+      // The part of the best frame its crops sample, decoded again at the working size: the only crop it costs.
+      const { crop: aligned, aligned112 } = await this.analyzer!.cropFace(best.jpeg, best, best);
       const crop = await this.deps.media.save(camera.device.id, 'face-crop', await encodeJpeg(aligned, 90));
       const subjects: SubjectRefs = {};
       let match: { faceId: string; similarity: number } | null = null;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { alignFace, BACK_ANCHORS, BlazeFaceDetector, decodeDetections, faceQuality, FRONT_ANCHORS, generateAnchors, sigmoid, weightedNms } from '../../models/blazeface.ts';
+import { alignedCropArea, alignFace, BACK_ANCHORS, BlazeFaceDetector, decodeDetections, faceQuality, FRONT_ANCHORS, generateAnchors, sigmoid, weightedNms } from '../../models/blazeface.ts';
 import { decodeImage, iou, similarityTransform, type RgbImage } from '../../models/image.ts';
 import { BLAZEFACE_BACK, BLAZEFACE_FRONT } from '../../models/manifest.ts';
 import { loadModel } from '../../models/registry.ts';
@@ -121,5 +121,22 @@ describe('BlazeFace on real photos', () => {
     // The crop is a face, not padding: the same detector finds a face in it.
     const again = await detectors['blazeface-front']!.detect(crop);
     expect(again.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('alignedCropArea holds every pixel the crop samples: blacking out the rest changes nothing', async () => {
+    const [face] = await detectors['blazeface-front']!.detect(astronaut);
+    for (const size of [112, 160]) {
+      const area = alignedCropArea(face!, size);
+      const masked = Buffer.alloc(astronaut.data.length);
+      for (let y = Math.max(0, Math.floor(area.ymin)); y < Math.min(astronaut.height, Math.ceil(area.ymax)); y++) {
+        const from = (y * astronaut.width + Math.max(0, Math.floor(area.xmin))) * 3;
+        const to = (y * astronaut.width + Math.min(astronaut.width, Math.ceil(area.xmax))) * 3;
+        astronaut.data.copy(masked, from, from, to);
+      }
+      const crop = alignFace({ ...astronaut, data: masked }, face!, size);
+      expect(crop.data.equals(alignFace(astronaut, face!, size).data)).toBe(true);
+      // And it is the crop's footprint, not the whole image: a face in a 1280 px photo.
+      expect(area.xmax - area.xmin).toBeLessThan(astronaut.width / 2);
+    }
   });
 });

@@ -6,6 +6,7 @@ import { FrameAnalyzer, manifestsFor, plateShaped, regionOf, regionPixels } from
 import { silentLogger } from '../../../gateway/core/logger.ts';
 import { BLAZEFACE_BACK, PPOCR_DET, PPOCR_REC } from '../../../models/manifest.ts';
 import { iou } from '../../../models/image.ts';
+import { alignFace } from '../../../models/blazeface.ts';
 import { ModelRegistry } from '../../../models/registry.ts';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'images');
@@ -211,5 +212,9 @@ describe('camera analyzer: faces found on a small decode, cropped from the worki
     expect(meanDiff(crop.data, reference!.crop.data)).toBeLessThan(12);
     const wrong = await analyzer.cropFace(jpeg, face!, small.image);
     expect(meanDiff(wrong.crop.data, reference!.crop.data)).toBeGreaterThan(25);
+    // Only the part of the frame the crop samples is decoded: the crop is the one the whole
+    // working-size frame gives for the same detection, to within resampling phase.
+    const whole = alignFace(await analyzer.decode(jpeg), face!.detection, 112);
+    expect(meanDiff(crop.data, whole.data)).toBeLessThan(0.5);
   });
 });
