@@ -8,6 +8,9 @@
  *  C/D. the same two through the whole pipeline (events and outbox rows committed to SQLite);
  *  E. identify alone (the registry and watchlist, no rules): how much of B's cost is identification.
  * Prints events/s, the ratios B/A and D/C, and whether the issue's targets are met. Simulated time: one event every 20 ms (FakeClock).
+ * Switches: BENCH_SKIP_PIPELINE=1 (A, B, E only), BENCH_SPLIT=1 or =type,… (µs per event each rule type adds),
+ * BENCH_ONLY_TYPES=type,… (B with those rule types only), BENCH_PROFILE_RULES=1 (one rig alone, for a
+ * profiler; BENCH_PROFILE_KIND=pass|identify|rules picks it), BENCH_DEBUG=1 (rule-state rows written per rule).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -200,6 +203,14 @@ function rig(config: GatewayConfig, kind: RigKind, throughPipeline: boolean): Ri
     })();
   }
   const alerts = new AlertService({ store, bus, clock, metrics, log });
+  const rowsWritten = new Map<string, number>();
+  if (process.env.BENCH_DEBUG) {
+    const setMany = store.ruleState.setMany.bind(store.ruleState);
+    store.ruleState.setMany = (ruleId: string, batch: [string, unknown][], now: number) => {
+      for (const [key] of batch) rowsWritten.set(`${ruleId} ${key.slice(0, 2)}`, (rowsWritten.get(`${ruleId} ${key.slice(0, 2)}`) ?? 0) + 1);
+      return setMany(ruleId, batch, now);
+    };
+  }
   const engine = kind === 'rules' ? new RuleEngine({ rules: config.rules, site, identifier, alerts, store, bus, clock, metrics, log }) : null;
   engine?.start();
   if (engine && engine.problems.length) throw new Error(`bench rules rejected: ${JSON.stringify(engine.problems)}`);
@@ -275,6 +286,7 @@ function rig(config: GatewayConfig, kind: RigKind, throughPipeline: boolean): Ri
         rebuild,
       };
       if (sink < 0) console.log(sink);
+      if (process.env.BENCH_DEBUG) console.log(kind, store.writes.stats, [...rowsWritten].sort((a, b) => b[1] - a[1]).slice(0, 15));
       if (process.env.BENCH_DEBUG) console.log(store.db.prepare('SELECT rule_id, substr(key, 1, 2) AS k, COUNT(*) AS n FROM rule_state GROUP BY rule_id, k').all());
       store.close();
       rmSync(dir, { recursive: true, force: true });
@@ -343,7 +355,7 @@ if (process.env.BENCH_SPLIT) {
 
 if (process.env.BENCH_PROFILE_RULES) {
   // For profiling the subject alone: `BENCH_PROFILE_RULES=1 node --import tsx --cpu-prof bench/rules.ts`
-  const only = rig(config, 'rules', false);
+  const only = rig(config, (process.env.BENCH_PROFILE_KIND as RigKind | undefined) ?? 'rules', false);
   await only.run(warm);
   console.log(`identify + 50 rules alone: ${f(await only.run(inputs))} events/s`);
   only.close();

@@ -39,6 +39,12 @@ export const systemClock: Clock = {
 export class FakeClock implements Clock {
   /** Timers by the monotonic time they fall due. */
   private timers = new Map<number, { at: number; fn: () => void }>();
+  /**
+   * No timer falls due before this (a lower bound: a cleared timer may have set it). Lets advance()
+   * skip the scan of every timer, which a benchmark stepping the clock per event would otherwise
+   * charge to the code under test: real timers cost nothing while time passes.
+   */
+  private earliest = Infinity;
   private elapsed = 0;
   constructor(private current = Date.parse('2026-11-01T08:00:00+08:00')) {}
 
@@ -52,7 +58,9 @@ export class FakeClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = nextTimerId++;
-    this.timers.set(id, { at: this.elapsed + Math.max(0, ms), fn });
+    const at = this.elapsed + Math.max(0, ms);
+    this.timers.set(id, { at, fn });
+    if (at < this.earliest) this.earliest = at;
     return { id };
   }
 
@@ -63,11 +71,14 @@ export class FakeClock implements Clock {
   /** Moves time forward, firing every timer that falls due on the way, earliest first. */
   advance(ms: number): void {
     const target = this.elapsed + ms;
-    for (;;) {
+    while (this.earliest <= target) {
       let next: [number, { at: number; fn: () => void }] | undefined;
+      let earliest = Infinity;
       for (const entry of this.timers) {
+        if (entry[1].at < earliest) earliest = entry[1].at;
         if (entry[1].at <= target && (!next || entry[1].at < next[1].at)) next = entry;
       }
+      this.earliest = earliest;
       if (!next) break;
       this.timers.delete(next[0]);
       this.current += next[1].at - this.elapsed;
