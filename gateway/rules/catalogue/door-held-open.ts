@@ -27,8 +27,13 @@ export const doorHeldOpen = defineRule({
   create(rule, ctx) {
     const { seconds } = rule.params;
     const holdMs = seconds * 1000;
-    /** Doors open now → the event that opened them (the latest, for a door opened again without a close). */
-    const open = new Map<string, DeviceEvent>();
+    /**
+     * Doors → the event that opened them (the latest, for a door opened again without a close),
+     * or null while closed. A closed door keeps its entry: deleting and re-adding a key on every
+     * passage made V8 rebuild the small table over and over (a fifth of the rules' allocations).
+     */
+    const doors = new Map<string, DeviceEvent | null>();
+    let openCount = 0;
     /** Doors whose current opening was checked (device → opening event id), as kept on disk. */
     const checked = new Map<string, string>();
     for (const [key, eventId] of ctx.state.entries<string>(KEPT_PREFIX)) checked.set(key.slice(KEPT_PREFIX.length), eventId);
@@ -54,7 +59,7 @@ export const doorHeldOpen = defineRule({
       start() {
         live = true;
         // Openings rebuilt by the replay are checked now: due, late, or armed for later.
-        if (open.size) ctx.wakeup.arm(ctx.clock.now());
+        if (openCount) ctx.wakeup.arm(ctx.clock.now());
       },
       stop() {
         live = false;
@@ -63,11 +68,12 @@ export const doorHeldOpen = defineRule({
         if (!ctx.inScope(event)) return;
         const deviceId = event.deviceId;
         if (event.type === 'door.opened') {
-          open.set(deviceId, event);
+          if (!doors.get(deviceId)) openCount++;
+          doors.set(deviceId, event);
           if (checked.size !== 0 && checked.get(deviceId) !== event.id) forgetCheck(deviceId);
           if (live) ctx.wakeup.arm(eventMs(event) + holdMs);
         } else if (event.type === 'door.closed') {
-          open.delete(deviceId);
+          if (doors.get(deviceId)) (doors.set(deviceId, null), openCount--);
           if (checked.size !== 0) forgetCheck(deviceId);
         } else if (event.type === 'door.held-open') {
           const reported = Number(event.payload.seconds);
@@ -78,15 +84,17 @@ export const doorHeldOpen = defineRule({
       onWake() {
         const now = ctx.clock.now();
         let next = Infinity;
-        // Open doors are few (those open right now), so every wake-up looks at all of them.
-        for (const [deviceId, opening] of open) {
+        // A wake-up comes only when an opening falls due: looking at every door (a few hundred at most) costs little.
+        for (const [deviceId, opening] of doors) {
+          if (opening === null) continue;
           const openedMs = eventMs(opening);
           const due = openedMs + holdMs;
           if (due > now) {
             next = Math.min(next, due);
             continue;
           }
-          open.delete(deviceId);
+          doors.set(deviceId, null);
+          openCount--;
           // Checked before a restart (the replay rebuilt the opening): once per opening.
           if (checked.get(deviceId) === opening.id) continue;
           checked.set(deviceId, opening.id);
