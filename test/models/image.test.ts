@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, decodeRegion, type RgbImage } from '../../models/image.ts';
+import { decodeImage, decodeRegion, ImageDecodeError, imageSize, type RgbImage } from '../../models/image.ts';
 
 /** A 1080p JPEG with detail everywhere (a colour gradient under a fine checker), so a misplaced region shows. */
 async function frame(): Promise<Buffer> {
@@ -55,5 +55,19 @@ describe('decodeRegion: a part of a frame at its working size', () => {
     const { image, toRegion } = await decodeRegion(jpeg, { xmin: 1000, ymin: 600, xmax: 1010, ymax: 605 }, { width: 1920, height: 1080 });
     expect([image.width, image.height, toRegion.kx, toRegion.ox, toRegion.oy]).toEqual([10, 5, 1, 1000, 600]);
     expect(image.data.equals(Buffer.concat(Array.from({ length: 5 }, (_, r) => full.data.subarray(((600 + r) * 1920 + 1000) * 3, ((600 + r) * 1920 + 1010) * 3))))).toBe(true);
+  });
+});
+
+describe('imageSize: a frame\'s size from its header, as decodeImage orients it', () => {
+  it('reads JPEG and PNG headers, swaps the sides for EXIF orientations 5–8, and refuses what is not an image', async () => {
+    const jpeg = await sharp({ create: { width: 320, height: 200, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    expect(await imageSize(jpeg)).toEqual({ width: 320, height: 200 });
+    const turned = await sharp(jpeg).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+    const decoded = await decodeImage(turned, 1000);
+    expect(await imageSize(turned)).toEqual({ width: decoded.width, height: decoded.height });
+    expect(await imageSize(turned)).toEqual({ width: 200, height: 320 });
+    const png = await sharp(jpeg).png().toBuffer();
+    expect(await imageSize(png)).toEqual({ width: 320, height: 200 });
+    await expect(imageSize(Buffer.from('not an image at all'))).rejects.toBeInstanceOf(ImageDecodeError);
   });
 });
