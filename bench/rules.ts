@@ -160,18 +160,20 @@ interface Rig {
   run(inputs: DeviceEventInput[]): Promise<number>;
   /** CPU time (user + system, µs) per event of the last run: steadier than wall time on a shared machine. */
   cpuPerEvent: number;
-  close(): { alerts: number; triggers: number; ruleStateRows: number; rebuild: { events: number; ms: number } | null };
+  close(): Promise<{ alerts: number; triggers: number; ruleStateRows: number; rebuild: { events: number; ms: number } | null }>;
 }
 
 /** pass: no registry, no rules; identify: the full registry and watchlist, no rules; rules: both. */
 type RigKind = 'pass' | 'identify' | 'rules';
 
-function rig(config: GatewayConfig, kind: RigKind, throughPipeline: boolean): Rig {
+async function rig(config: GatewayConfig, kind: RigKind, throughPipeline: boolean): Promise<Rig> {
   const full = kind !== 'pass';
   const dir = mkdtempSync(join(tmpdir(), 'gg-bench-rules-'));
   // A/B isolate the CPU cost of identify + rules, including their SQLite row writes; in the gateway
   // those rows ride in the pipeline's group commit, whose fsync C/D measure (synchronous FULL).
-  const store = Store.open(join(dir, 'gridguard.db'), { synchronous: throughPipeline ? 'FULL' : 'NORMAL' });
+  // Opened as the gateway opens it: events committed by the writer thread, which also runs the
+  // checkpoints (the main connection never does).
+  const store = await Store.openThreaded(join(dir, 'gridguard.db'), { synchronous: throughPipeline ? 'FULL' : 'NORMAL' });
   const clock = new FakeClock(Date.parse('2026-11-02T18:00:00+08:00'));
   const log = silentLogger();
   const metrics = new Metrics();
@@ -234,7 +236,15 @@ function rig(config: GatewayConfig, kind: RigKind, throughPipeline: boolean): Ri
     bus.emit('event.stored', event);
   };
 
-  return {
+  /** Commits what is queued on the main connection (a busy writer thread makes it wait its turn). */
+  const settle = async () => {
+    do {
+      store.writes.flush();
+      await new Promise((r) => setImmediate(r));
+    } while (store.writes.pending > 0);
+  };
+
+  const measured: Rig = {
     cpuPerEvent: 0,
     async run(inputs) {
       const started = performance.now();
@@ -258,15 +268,14 @@ function rig(config: GatewayConfig, kind: RigKind, throughPipeline: boolean): Ri
           await new Promise((r) => setImmediate(r));
         }
       }
-      store.writes.flush();
-      await new Promise((r) => setImmediate(r));
+      await settle();
       const cpu = process.cpuUsage(cpuBefore);
       this.cpuPerEvent = (cpu.user + cpu.system) / inputs.length;
       return inputs.length / ((performance.now() - started) / 1000);
     },
-    close() {
+    async close() {
       engine?.stop();
-      store.writes.flush();
+      await settle();
       // What a restart costs: a new engine on the same database rebuilds the event-sourced rules
       // (group-rental, frequent-stranger, access-denied-repeat) from the events stored by the run.
       let rebuild: { events: number; ms: number } | null = null;
@@ -276,7 +285,7 @@ function rig(config: GatewayConfig, kind: RigKind, throughPipeline: boolean): Ri
         again.start();
         rebuild = { events: store.events.count(), ms: performance.now() - started };
         again.stop();
-        store.writes.flush();
+        await settle();
       }
       const rows = store.alerts.list({ limit: 1000 });
       const result = {
@@ -288,11 +297,12 @@ function rig(config: GatewayConfig, kind: RigKind, throughPipeline: boolean): Ri
       if (sink < 0) console.log(sink);
       if (process.env.BENCH_DEBUG) console.log(kind, store.writes.stats, [...rowsWritten].sort((a, b) => b[1] - a[1]).slice(0, 15));
       if (process.env.BENCH_DEBUG) console.log(store.db.prepare('SELECT rule_id, substr(key, 1, 2) AS k, COUNT(*) AS n FROM rule_state GROUP BY rule_id, k').all());
-      store.close();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
       return result;
     },
   };
+  return measured;
 }
 
 const loadBefore = loadavg();
@@ -307,7 +317,7 @@ const warm = makeInputs(5_000);
  * events, and each reports its best round, so a burst of load elsewhere hits all of them.
  */
 async function measure(kinds: RigKind[], throughPipeline: boolean, rounds = 8) {
-  const rigs = kinds.map((kind) => rig(config, kind, throughPipeline));
+  const rigs = await Promise.all(kinds.map((kind) => rig(config, kind, throughPipeline)));
   for (const r of rigs) await r.run(warm); // JIT warm-up on other events of the same mix
   const size = Math.ceil(inputs.length / rounds);
   const best = rigs.map(() => 0);
@@ -319,7 +329,9 @@ async function measure(kinds: RigKind[], throughPipeline: boolean, rounds = 8) {
       bestCpu[k] = Math.min(bestCpu[k]!, rigs[k]!.cpuPerEvent);
     }
   }
-  return rigs.map((r, k) => ({ rate: best[k]!, cpuPerEvent: bestCpu[k]!, ...r.close() }));
+  const results = [];
+  for (let k = 0; k < rigs.length; k++) results.push({ rate: best[k]!, cpuPerEvent: bestCpu[k]!, ...(await rigs[k]!.close()) });
+  return results;
 }
 
 if (process.env.BENCH_SPLIT) {
@@ -328,11 +340,11 @@ if (process.env.BENCH_SPLIT) {
   const all = [...new Set((fiftyRules() as { type: string }[]).map((r) => r.type))];
   // BENCH_SPLIT=tailgating,door-held-open measures only those types.
   const types = process.env.BENCH_SPLIT === '1' ? all : all.filter((t) => process.env.BENCH_SPLIT!.split(',').includes(t));
-  const base = rig(config, 'identify', false);
+  const base = await rig(config, 'identify', false);
   await base.run(warm);
   const size = 25_000;
   for (const type of types) {
-    const subject = rig({ ...config, rules: config.rules!.filter((r) => r.type === type) }, 'rules', false);
+    const subject = await rig({ ...config, rules: config.rules!.filter((r) => r.type === type) }, 'rules', false);
     await subject.run(warm);
     let bestBase = 0;
     let bestSubject = 0;
@@ -345,26 +357,26 @@ if (process.env.BENCH_SPLIT) {
       bestSubject = Math.max(bestSubject, await subject.run(slice));
       cpuSubject = Math.min(cpuSubject, subject.cpuPerEvent);
     }
-    subject.close();
+    await subject.close();
     const rules = config.rules!.filter((r) => r.type === type).length;
     console.log(`  ${type.padEnd(22)} ${String(rules).padStart(2)} rules  +${(1e6 / bestSubject - 1e6 / bestBase).toFixed(2)} µs/event by rate, +${(cpuSubject - cpuBase).toFixed(2)} by CPU time`);
   }
-  base.close();
+  await base.close();
   process.exit(0);
 }
 
 if (process.env.BENCH_PROFILE_RULES) {
   // For profiling the subject alone: `BENCH_PROFILE_RULES=1 node --import tsx --cpu-prof bench/rules.ts`
-  const only = rig(config, (process.env.BENCH_PROFILE_KIND as RigKind | undefined) ?? 'rules', false);
+  const only = await rig(config, (process.env.BENCH_PROFILE_KIND as RigKind | undefined) ?? 'rules', false);
   await only.run(warm);
   console.log(`identify + 50 rules alone: ${f(await only.run(inputs))} events/s`);
-  only.close();
+  await only.close();
   process.exit(0);
 }
 const [passThrough, identifyOnly, rules] = (await measure(['pass', 'identify', 'rules'], false)) as [Measured, Measured, Measured];
 // BENCH_SKIP_PIPELINE=1: A, B and E only (repeated runs on a shared machine).
 const [pipePass, pipeRules] = process.env.BENCH_SKIP_PIPELINE ? [null, null] : ((await measure(['pass', 'rules'], true)) as [Measured, Measured]);
-type Measured = { rate: number; cpuPerEvent: number } & ReturnType<Rig['close']>;
+type Measured = { rate: number; cpuPerEvent: number } & Awaited<ReturnType<Rig['close']>>;
 
 const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
 const ratio = rules.rate / passThrough.rate;
