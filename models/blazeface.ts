@@ -172,13 +172,14 @@ export class BlazeFaceDetector {
     return { feeds, letterbox: { size, scale, offsetX, offsetY } };
   }
 
-  async run(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
-    return this.model.session.run(feeds);
+  /** `transferInputs`: the feeds were made for this run alone (see WorkerSession.run). */
+  async run(feeds: Record<string, ort.Tensor>, options: { transferInputs?: boolean } = {}): Promise<ort.InferenceSession.OnnxValueMapType> {
+    return this.model.session.run(feeds, options);
   }
 
   async detect(image: RgbImage): Promise<FaceDetection[]> {
     const { feeds, letterbox } = await this.prepare(image);
-    const outputs = await this.run(feeds);
+    const outputs = await this.run(feeds, { transferInputs: true });
     return this.postprocess(outputs, letterbox, image);
   }
 

@@ -36,7 +36,7 @@ export class FaceEmbedder {
     if (alignedFace.width !== 112 || alignedFace.height !== 112) throw new Error(`embedding needs a 112×112 aligned face, got ${alignedFace.width}×${alignedFace.height}`);
     const input = this.model.manifest.inputs[0]!.name;
     const output = this.model.manifest.outputs[0]!.name;
-    const out = await this.model.session.run({ [input]: new ort.Tensor('float32', embeddingTensor(alignedFace), [1, 3, 112, 112]) });
+    const out = await this.model.session.run({ [input]: new ort.Tensor('float32', embeddingTensor(alignedFace), [1, 3, 112, 112]) }, { transferInputs: true });
     // Some ArcFace exports are not L2-normalised (edge-models.md §5): normalise here, always.
     return l2normalize(out[output]!.data as Float32Array);
   }

@@ -311,7 +311,7 @@ export class PaddleOcr {
     // The libvips kernels (bench baselines) resize first; at the input's own size detInput only normalises.
     const source = kernel === 'bilinear' || (w === image.width && h === image.height) ? image : await resizeExact(image, w, h, kernel);
     const tensor = detInput(source, w, h, new Float32Array(3 * w * h));
-    const out = await this.det.session.run({ [this.det.manifest.inputs[0]!.name]: new ort.Tensor('float32', tensor, [1, 3, h, w]) });
+    const out = await this.det.session.run({ [this.det.manifest.inputs[0]!.name]: new ort.Tensor('float32', tensor, [1, 3, h, w]) }, { transferInputs: true });
     const pred = out[this.det.manifest.outputs[0]!.name]!.data as Float32Array;
     return dbPostprocess(pred, w, h, this.options, image.width / w, image.height / h, image.width, image.height);
   }
@@ -343,7 +343,7 @@ export class PaddleOcr {
       }
     });
     const feeds = { [this.rec.manifest.inputs[0]!.name]: new ort.Tensor('float32', tensor, [boxes.length, 3, height, batchW]) };
-    const out = await this.rec.session.run(feeds);
+    const out = await this.rec.session.run(feeds, { transferInputs: true });
     const probs = out[this.rec.manifest.outputs[0]!.name]!;
     const [, steps, classes] = probs.dims as [number, number, number];
     const data = probs.data as Float32Array;

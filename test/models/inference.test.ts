@@ -40,6 +40,17 @@ describe('inference threads', () => {
     expect((a[BLAZEFACE_BACK.inputs[0]!.name]!.data as Float32Array).length).toBe(256 * 256 * 3);
   });
 
+  it('transferInputs moves the input buffers to the thread: same outputs, the caller\'s copy detached', async () => {
+    const copied = feeds();
+    const moved = feeds();
+    const data = moved[BLAZEFACE_BACK.inputs[0]!.name]!.data as Float32Array;
+    const [outCopied, outMoved] = await Promise.all([model.session.run(copied), model.session.run(moved, { transferInputs: true })]);
+    const scores = (o: Record<string, ort.Tensor>) => [...(o[BLAZEFACE_BACK.outputs[0]!.name]!.data as Float32Array)];
+    expect(scores(outMoved)).toEqual(scores(outCopied));
+    expect(data.length).toBe(0);
+    expect(data.buffer.byteLength).toBe(0);
+  });
+
   it('a thread that dies is reported and started again; runs in between fail at once', async () => {
     const lost: string[] = [];
     let restarted = 0;
