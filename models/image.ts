@@ -1,5 +1,5 @@
 import { imageSize as probeSize } from 'image-size';
-import sharp, { type Sharp } from 'sharp';
+import sharp from 'sharp';
 
 /** Interleaved 8-bit pixels, top-left origin, as sharp's raw() gives them. */
 export interface RgbImage {
@@ -49,8 +49,8 @@ export async function decodeImage(input: Buffer, size: number | WorkingSize): Pr
   const { maxSide } = working;
   try {
     const pipeline = sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 }).rotate();
-    // The header only (a fraction of a millisecond), and only when a frame could be kept as decoded.
-    const keepAsDecoded = working.asDecodedUpTo > maxSide && keptAsDecoded(await frameLongerSide(pipeline), working);
+    // The header only (read in JavaScript: microseconds), and only when a frame could be kept as decoded.
+    const keepAsDecoded = working.asDecodedUpTo > maxSide && keptAsDecoded(await frameLongerSide(input), working);
     if (!keepAsDecoded) pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true });
     const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new ImageDecodeError(`expected 3 channels, got ${info.channels}`);
@@ -134,9 +134,8 @@ export async function decodeRegion(
   }
 }
 
-async function frameLongerSide(pipeline: Sharp): Promise<number> {
-  const { width, height } = await pipeline.metadata();
-  if (!width || !height) throw new ImageDecodeError('the image header has no size');
+async function frameLongerSide(input: Buffer): Promise<number> {
+  const { width, height } = await imageSize(input);
   return Math.max(width, height);
 }
 
