@@ -171,7 +171,7 @@ export class RuleEngine implements Service {
     const { resolved, problems } = RuleEngine.validate(this.deps.rules);
     this.reportProblems(problems);
     this.problems = problems;
-    for (const config of resolved) this.activate(config);
+    this.activateAll(resolved);
     this.dropOrphanState(new Set([...resolved.map((r) => r.id), ...problems.map((p) => p.ruleId)]));
     this.deps.log.info({ rules: this.active.map((r) => r.config.id) }, `${this.active.length} rules active`);
     this.unsubscribe.push(
@@ -235,7 +235,7 @@ export class RuleEngine implements Service {
     }
     this.active = kept;
     this.routes.clear();
-    for (const config of next.values()) this.activate(config);
+    this.activateAll([...next.values()]);
     // Rules whose previous version keeps running are still reported: the update was not applied.
     this.problems = problems;
     this.deps.log.info({ rules: this.active.map((r) => r.config.id), rejected: [...rejected] }, `rules updated: ${this.active.length} active`);
@@ -251,57 +251,110 @@ export class RuleEngine implements Service {
     return this.active.find((r) => r.config.id === ruleId)?.config.escalation;
   }
 
-  private activate(config: ResolvedRule<unknown>): void {
-    const type = RULE_CATALOGUE.get(config.type) as RuleType<unknown>;
-    const muted = { on: false };
-    const ctx = this.contextFor(config, type, muted);
-    const entry: ActiveRule = { config, type, instance: {}, ctx, muted, scheduled: type.filter !== 'alerts' && config.schedule !== undefined, onEvent: undefined, identityKinds: undefined };
-    const lookbackMs = type.rebuildLookbackMs?.(config.params);
-    ctx.state.setEventSourced(lookbackMs !== undefined);
-    try {
-      entry.instance = type.create(config, ctx);
-      entry.onEvent = entry.instance.onEvent;
-      entry.identityKinds = entry.instance.identityKinds;
-      if (lookbackMs !== undefined) this.replay(entry, lookbackMs);
-      entry.instance.start?.();
-      ctx.timers.start((key, data, lateMs) => this.guard(entry, () => entry.instance.onTimer?.(key, data, lateMs)));
-      ctx.wakeup.start(() => this.guard(entry, () => entry.instance.onWake?.()));
-    } catch (error) {
-      this.deps.metrics.errors.inc({ component: `rule:${config.id}` });
-      this.deps.log.error({ err: error, rule: config.id }, 'rule failed to start');
-      ctx.timers.stop();
-      ctx.wakeup.stop();
-      return;
+  /**
+   * Starts rules: each instance is made, the event-sourced ones are rebuilt from the stored events
+   * together (replayAll), then each starts its timers. A rule that fails to start is logged and
+   * left out; the others run.
+   */
+  private activateAll(configs: ResolvedRule<unknown>[]): void {
+    const made: { entry: ActiveRule; lookbackMs: number | undefined }[] = [];
+    for (const config of configs) {
+      const type = RULE_CATALOGUE.get(config.type) as RuleType<unknown>;
+      const muted = { on: false };
+      const ctx = this.contextFor(config, type, muted);
+      const entry: ActiveRule = { config, type, instance: {}, ctx, muted, scheduled: type.filter !== 'alerts' && config.schedule !== undefined, onEvent: undefined, identityKinds: undefined };
+      const lookbackMs = type.rebuildLookbackMs?.(config.params);
+      ctx.state.setEventSourced(lookbackMs !== undefined);
+      try {
+        entry.instance = type.create(config, ctx);
+        entry.onEvent = entry.instance.onEvent;
+        entry.identityKinds = entry.instance.identityKinds;
+        made.push({ entry, lookbackMs });
+      } catch (error) {
+        this.failedToStart(entry, error);
+      }
     }
-    this.active.push(entry);
+    const replaying = made.filter((m): m is { entry: ActiveRule; lookbackMs: number } => m.lookbackMs !== undefined && m.entry.instance.onEvent !== undefined);
+    let replayFailure: unknown = null;
+    try {
+      this.replayAll(replaying);
+    } catch (error) {
+      replayFailure = error;
+    }
+    for (const { entry, lookbackMs } of made) {
+      const { ctx } = entry;
+      try {
+        if (replayFailure && lookbackMs !== undefined) throw replayFailure;
+        entry.instance.start?.();
+        ctx.timers.start((key, data, lateMs) => this.guard(entry, () => entry.instance.onTimer?.(key, data, lateMs)));
+        ctx.wakeup.start(() => this.guard(entry, () => entry.instance.onWake?.()));
+      } catch (error) {
+        this.failedToStart(entry, error);
+        continue;
+      }
+      this.active.push(entry);
+    }
     this.routes.clear();
   }
 
+  private failedToStart(entry: ActiveRule, error: unknown): void {
+    this.deps.metrics.errors.inc({ component: `rule:${entry.config.id}` });
+    this.deps.log.error({ err: error, rule: entry.config.id }, 'rule failed to start');
+    entry.ctx.timers.stop();
+    entry.ctx.wakeup.stop();
+  }
+
   /**
-   * Rebuilds an event-sourced rule's windows and counters: the stored events of its lookback go
-   * through the same routing, scope and schedule as live events, with its alerts muted (they were
-   * raised when the events were live; the alerts table has them).
+   * Rebuilds event-sourced rules' windows and counters: the stored events of each rule's lookback
+   * go through the same routing, scope and schedule as live events, with its alerts muted (they
+   * were raised when the events were live; the alerts table has them). One pass for all the rules
+   * starting together: each stored event is read and parsed once, however many rules replay it
+   * (three rules reading a day or a week each parsed the same events three times: 2.4 of a
+   * 2.7 s start-up in the benchmark).
    */
-  private replay(rule: ActiveRule, lookbackMs: number): void {
+  private replayAll(rules: { entry: ActiveRule; lookbackMs: number }[]): void {
+    if (rules.length === 0) return;
     const now = this.deps.clock.now();
     const started = performance.now();
-    const types = rule.instance.eventTypes ? [...rule.instance.eventTypes] : null;
     const inFlight = this.inFlightTest();
-    let replayed = 0;
-    rule.muted.on = true;
+    // Per event type, the earliest instant any rule replaying it looks back to.
+    const fromByType = new Map<string, number>();
+    let fromAllTypes = Infinity;
+    for (const { entry, lookbackMs } of rules) {
+      const fromMs = now - lookbackMs;
+      const types = entry.instance.eventTypes;
+      if (!types) fromAllTypes = Math.min(fromAllTypes, fromMs);
+      else for (const type of types) fromByType.set(type, Math.min(fromByType.get(type) ?? Infinity, fromMs));
+    }
+    const byFrom = new Map<number, string[]>();
+    for (const [type, fromMs] of fromByType) if (fromMs < fromAllTypes) byFrom.set(fromMs, [...(byFrom.get(fromMs) ?? []), type]);
+    const windows = [...byFrom].map(([fromMs, types]) => ({ fromMs, types }) as { fromMs: number; types: string[] | null });
+    if (fromAllTypes !== Infinity) windows.push({ fromMs: fromAllTypes, types: null });
+    const replayed = rules.map(() => 0);
+    let read = 0;
+    for (const r of rules) r.entry.muted.on = true;
     try {
-      for (const event of this.store.ruleState.eventsSince(now - lookbackMs, types)) {
+      for (const event of this.store.ruleState.eventsSince(windows)) {
+        read++;
         const ms = eventMs(event);
         // Committed but not yet on the bus (a hot swap between a commit and its publish): it will
-        // reach the rule live, with its alert, so the replay leaves it alone.
-        if (!this.admits(rule, event, ms) || inFlight(event.id, ms)) continue;
-        replayed++;
-        this.guard(rule, () => rule.instance.onEvent!(event));
+        // reach the rules live, with their alerts, so the replay leaves it alone.
+        if (inFlight(event.id, ms)) continue;
+        for (let i = 0; i < rules.length; i++) {
+          const { entry, lookbackMs } = rules[i]!;
+          if (ms < now - lookbackMs || !this.admits(entry, event, ms)) continue;
+          replayed[i]!++;
+          this.guard(entry, () => entry.instance.onEvent!(event));
+        }
       }
     } finally {
-      rule.muted.on = false;
+      for (const r of rules) r.entry.muted.on = false;
     }
-    this.deps.log.info({ rule: rule.config.id, events: replayed, lookbackHours: Math.round(lookbackMs / 3_600_000), ms: Math.round(performance.now() - started) }, 'rule state rebuilt from stored events');
+    const ms = Math.round(performance.now() - started);
+    rules.forEach(({ entry, lookbackMs }, i) =>
+      this.deps.log.info({ rule: entry.config.id, events: replayed[i], lookbackHours: Math.round(lookbackMs / 3_600_000) }, 'rule state rebuilt from stored events'),
+    );
+    this.deps.log.info({ rules: rules.length, eventsRead: read, ms }, 'event-sourced rules rebuilt');
   }
 
   private deactivate(rule: ActiveRule): void {

@@ -72,14 +72,17 @@ export class RuleStateRepo {
   }
 
   /**
-   * Stored events received at or after `fromMs` (of the given types), in the order they were
-   * stored: what an event-sourced rule replays at start to rebuild its windows and counters.
-   * Iterates, so a week of events is never held in memory at once.
+   * Stored events inside any of the windows (received at or after `fromMs`, of the window's types;
+   * `types` null: every type), each once, in the order they were stored: what event-sourced rules
+   * replay at start to rebuild their windows and counters. Iterates, so a week of events is never
+   * held in memory at once.
    */
-  *eventsSince(fromMs: number, types: readonly string[] | null): IterableIterator<DeviceEvent> {
-    const filter = types ? `type IN (${types.map(() => '?').join(', ')}) AND ` : '';
-    const stmt = this.db.prepare(`SELECT body FROM events WHERE ${filter}received_ms >= ? ORDER BY received_ms, rowid`);
-    for (const row of stmt.iterate(...(types ?? []), fromMs) as IterableIterator<{ body: string }>) yield JSON.parse(row.body) as DeviceEvent;
+  *eventsSince(windows: readonly { fromMs: number; types: readonly string[] | null }[]): IterableIterator<DeviceEvent> {
+    if (windows.length === 0) return;
+    const clauses = windows.map((w) => (w.types ? `(type IN (${w.types.map(() => '?').join(', ')}) AND received_ms >= ?)` : '(received_ms >= ?)'));
+    const args = windows.flatMap((w) => [...(w.types ?? []), w.fromMs]);
+    const stmt = this.db.prepare(`SELECT body FROM events WHERE ${clauses.join(' OR ')} ORDER BY received_ms, rowid`);
+    for (const row of stmt.iterate(...args) as IterableIterator<{ body: string }>) yield JSON.parse(row.body) as DeviceEvent;
   }
 
   /** Every rule id that has state, so the engine can drop the state of rules that were removed. */

@@ -64,6 +64,38 @@ describe('event-sourced rule state', () => {
     expect(again.raised[1]!.evidence).toHaveLength(3);
   });
 
+  it('rules starting together replay from one read of the stored events, each within its own lookback', async () => {
+    const rules = [
+      { id: 'rental', type: 'group-rental', params: { distinctCount: 50 } },
+      { id: 'stranger', type: 'frequent-stranger', params: { count: 50, windowHours: 1 } },
+      { id: 'stranger-day', type: 'frequent-stranger', params: { count: 50, windowHours: 24 } },
+    ];
+    h = await new RulesHarness(rules).start();
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'old' } });
+    await h.advance(2 * HOUR);
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'new' } });
+    const repo = Object.getPrototypeOf(h.store.ruleState) as { eventsSince: (...args: unknown[]) => Iterable<DeviceEvent> };
+    const original = repo.eventsSince;
+    let queries = 0;
+    let read = 0;
+    repo.eventsSince = function* (this: unknown, ...args: unknown[]) {
+      queries++;
+      for (const event of original.apply(this, args)) (read++, yield event);
+    };
+    try {
+      await h.restart();
+    } finally {
+      repo.eventsSince = original;
+    }
+    // Each stored event read and parsed once, though two or three of the rules replay it.
+    expect(queries).toBe(1);
+    expect(read).toBe(2);
+    const seen = (ruleId: string) => [...h!.engine['states'].get(ruleId)!.entries('s:')].map(([k]) => k).sort();
+    // The hour-long window was not given the scan of two hours ago that the others' read brought.
+    expect(seen('stranger')).toEqual(['s:card:new']);
+    expect(seen('stranger-day')).toEqual(['s:card:new', 's:card:old']);
+  });
+
   it('replaying raises nothing again: alerts raised before a restart are not repeated', async () => {
     const rules = [{ id: 'rental', type: 'group-rental', params: { distinctCount: 2, perDayUses: 1000 } }];
     h = await new RulesHarness(rules).start();
