@@ -328,7 +328,7 @@ export class RuleEngine implements Service {
     }
     const byFrom = new Map<number, string[]>();
     for (const [type, fromMs] of fromByType) if (fromMs < fromAllTypes) byFrom.set(fromMs, [...(byFrom.get(fromMs) ?? []), type]);
-    const windows = [...byFrom].map(([fromMs, types]) => ({ fromMs, types }) as { fromMs: number; types: string[] | null });
+    const windows: { fromMs: number; types: string[] | null }[] = [...byFrom].map(([fromMs, types]) => ({ fromMs, types }));
     if (fromAllTypes !== Infinity) windows.push({ fromMs: fromAllTypes, types: null });
     const replayed = rules.map(() => 0);
     let read = 0;
