@@ -1,13 +1,7 @@
 import ort from 'onnxruntime-node';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../gateway/core/worker-thread.ts';
-
-/** A tensor as it crosses the thread boundary: plain data, no class. */
-export interface WireTensor {
-  type: ort.Tensor.Type;
-  dims: readonly number[];
-  data: ort.Tensor.DataType;
-}
+import { fromWire, toWire, type WireTensor } from './wire-tensor.ts';
 
 export type InferenceRequest =
   | { op: 'run'; id: number; feeds: Record<string, WireTensor> }
@@ -87,14 +81,8 @@ export class WorkerSession {
    * this run alone). A plate's detector input is 1.5 MB: its copy cost 1.8 ms of the main thread.
    */
   run(feeds: Record<string, ort.Tensor>, options: { transferInputs?: boolean } = {}): Promise<Record<string, ort.Tensor>> {
-    const wire: Record<string, WireTensor> = {};
-    const transfer: ArrayBuffer[] = [];
-    for (const [name, tensor] of Object.entries(feeds)) {
-      const data = tensor.data as ort.Tensor.DataType;
-      wire[name] = { type: tensor.type, dims: tensor.dims, data };
-      if (options.transferInputs && typeof data !== 'string' && ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer && !transfer.includes(data.buffer)) transfer.push(data.buffer);
-    }
-    return this.request({ op: 'run', id: 0, feeds: wire }, transfer) as Promise<Record<string, ort.Tensor>>;
+    const { wire, buffers } = toWire(feeds, options.transferInputs === true);
+    return this.request({ op: 'run', id: 0, feeds: wire }, buffers) as Promise<Record<string, ort.Tensor>>;
   }
 
   /**
@@ -151,7 +139,7 @@ export class WorkerSession {
       const waiting = this.pending.get(reply.id);
       if (!waiting) return;
       this.settled(reply.id);
-      if (reply.op === 'ran') waiting.resolve(Object.fromEntries(Object.entries(reply.outputs).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)])));
+      if (reply.op === 'ran') waiting.resolve(fromWire(reply.outputs));
       else if (reply.op === 'failed') waiting.reject(new Error(`model ${this.model}: ${reply.message}`));
       else waiting.resolve(undefined);
     });

@@ -2,7 +2,8 @@
 // session, run requests answered in order.
 import ort from 'onnxruntime-node';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { InferenceReply, InferenceRequest, InferenceWorkerData, WireTensor } from './inference.ts';
+import type { InferenceReply, InferenceRequest, InferenceWorkerData } from './inference.ts';
+import { fromWire, toWire } from './wire-tensor.ts';
 
 const port = parentPort!;
 const data = workerData as InferenceWorkerData;
@@ -42,18 +43,10 @@ async function handle(request: InferenceRequest): Promise<void> {
     return;
   }
   try {
-    const feeds = Object.fromEntries(Object.entries(request.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)]));
-    const out = await session.run(feeds);
-    const outputs: Record<string, WireTensor> = {};
-    const transfer: ArrayBuffer[] = [];
-    for (const [name, value] of Object.entries(out)) {
-      const tensor = value as ort.Tensor;
-      const data = tensor.data as ort.Tensor.DataType;
-      outputs[name] = { type: tensor.type, dims: tensor.dims, data };
-      if (typeof data !== 'string' && ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer && !transfer.includes(data.buffer)) transfer.push(data.buffer);
-    }
+    const out = await session.run(fromWire(request.feeds));
+    const { wire: outputs, buffers } = toWire(out as Record<string, ort.Tensor>, true);
     try {
-      reply({ op: 'ran', id: request.id, outputs }, transfer);
+      reply({ op: 'ran', id: request.id, outputs }, buffers);
     } catch {
       reply({ op: 'ran', id: request.id, outputs }); // a buffer that cannot be transferred is copied
     }
