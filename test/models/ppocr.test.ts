@@ -26,13 +26,13 @@ describe('det input (cv2.resize INTER_LINEAR, BGR, ImageNet mean/std, CHW)', () 
       const [r, g, b] = [img.data[i * 3]!, img.data[i * 3 + 1]!, img.data[i * 3 + 2]!];
       [plain[i], plain[plane + i], plain[2 * plane + i]] = [(b / 255 - 0.485) / 0.229, (g / 255 - 0.456) / 0.224, (r / 255 - 0.406) / 0.225];
     }
-    const out = detInput(img, 64, 32, new Float32Array(3 * plane));
+    const out = detInput(img, 64, 32);
     for (let i = 0; i < 3 * plane; i++) expect(out[i]).toBeCloseTo(plain[i]!, 5);
   });
 
   it('halving averages each 2×2 block (half-pixel centres), channel planes B, G, R', () => {
     const img = image(64, 32, pattern);
-    const out = detInput(img, 32, 16, new Float32Array(3 * 32 * 16));
+    const out = detInput(img, 32, 16);
     const plane = 32 * 16;
     for (const [x, y] of [[0, 0], [5, 7], [31, 15]] as const) {
       const block = [pattern(2 * x, 2 * y), pattern(2 * x + 1, 2 * y), pattern(2 * x, 2 * y + 1), pattern(2 * x + 1, 2 * y + 1)];
