@@ -1,5 +1,5 @@
 import { imageSize as probeSize } from 'image-size';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 /** Interleaved 8-bit pixels, top-left origin, as sharp's raw() gives them. */
 export interface RgbImage {
@@ -47,19 +47,32 @@ export interface WorkingSize {
 export async function decodeImage(input: Buffer, size: number | WorkingSize): Promise<RgbImage> {
   const working = workingSize(size);
   const { maxSide } = working;
-  try {
-    const pipeline = sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 }).rotate();
+  return toRgb(async () => {
+    const pipeline = openImage(input).rotate();
     // The header only (read in JavaScript: microseconds), and only when a frame could be kept as decoded.
     const keepAsDecoded = working.asDecodedUpTo > maxSide && keptAsDecoded(await frameLongerSide(input), working);
     if (!keepAsDecoded) pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true });
-    const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    return pipeline;
+  });
+}
+
+const openImage = (input: Buffer) => sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 });
+
+/** Runs a decode to interleaved RGB; whatever libvips refuses becomes an ImageDecodeError. */
+async function toRgb(build: () => Sharp | Promise<Sharp>): Promise<RgbImage> {
+  try {
+    const { data, info } = await (await build()).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new ImageDecodeError(`expected 3 channels, got ${info.channels}`);
     return { data, width: info.width, height: info.height, channels: 3 };
   } catch (error) {
-    if (error instanceof ImageDecodeError) throw error;
-    throw new ImageDecodeError(`not a decodable image: ${(error as Error).message}`);
+    throw asDecodeError(error);
   }
 }
+
+const asDecodeError = (error: unknown) => (error instanceof ImageDecodeError ? error : new ImageDecodeError(`not a decodable image: ${(error as Error).message}`));
+
+/** decodeImage auto-rotates: EXIF orientations 5–8 swap the sides. */
+const upright = (width: number, height: number, orientation?: number) => (orientation && orientation >= 5 ? { width: height, height: width } : { width, height });
 
 const workingSize = (size: number | WorkingSize): Required<WorkingSize> => (typeof size === 'number' ? { maxSide: size, asDecodedUpTo: 0 } : { asDecodedUpTo: 0, ...size });
 
@@ -83,18 +96,16 @@ export function workingDimensions(srcWidth: number, srcHeight: number, size: num
 export async function imageSize(input: Buffer): Promise<{ width: number; height: number }> {
   try {
     const { width, height, orientation } = probeSize(input);
-    if (width && height) return orientation && orientation >= 5 ? { width: height, height: width } : { width, height };
+    if (width && height) return upright(width, height, orientation);
   } catch {
     // Not a header image-size knows: libvips below gives the error or the answer.
   }
   try {
-    const { width, height, orientation } = await sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 }).metadata();
+    const { width, height, orientation } = await openImage(input).metadata();
     if (!width || !height) throw new ImageDecodeError('the image header has no size');
-    // decodeImage auto-rotates: EXIF orientations 5–8 swap the sides.
-    return orientation && orientation >= 5 ? { width: height, height: width } : { width, height };
+    return upright(width, height, orientation);
   } catch (error) {
-    if (error instanceof ImageDecodeError) throw error;
-    throw new ImageDecodeError(`not a decodable image: ${(error as Error).message}`);
+    throw asDecodeError(error);
   }
 }
 
@@ -121,17 +132,12 @@ export async function decodeRegion(
   const width = Math.max(1, Math.min(source.width, Math.ceil(wx1 * sx)) - left);
   const height = Math.max(1, Math.min(source.height, Math.ceil(wy1 * sy)) - top);
   const outWidth = Math.max(1, Math.round(width / sx)), outHeight = Math.max(1, Math.round(height / sy));
-  try {
-    const pipeline = sharp(input, { failOn: 'error', limitInputPixels: 50_000_000 }).rotate().extract({ left, top, width, height });
-    if (outWidth !== width || outHeight !== height) pipeline.resize({ width: outWidth, height: outHeight, fit: 'fill' });
-    const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new ImageDecodeError(`expected 3 channels, got ${info.channels}`);
-    const kx = (sx * info.width) / width, ky = (sy * info.height) / height;
-    return { image: { data, width: info.width, height: info.height, channels: 3 }, toRegion: { kx, ky, ox: left * (info.width / width), oy: top * (info.height / height) } };
-  } catch (error) {
-    if (error instanceof ImageDecodeError) throw error;
-    throw new ImageDecodeError(`not a decodable image: ${(error as Error).message}`);
-  }
+  const image = await toRgb(() => {
+    const pipeline = openImage(input).rotate().extract({ left, top, width, height });
+    return outWidth !== width || outHeight !== height ? pipeline.resize({ width: outWidth, height: outHeight, fit: 'fill' }) : pipeline;
+  });
+  const kx = image.width / width, ky = image.height / height;
+  return { image, toRegion: { kx: sx * kx, ky: sy * ky, ox: left * kx, oy: top * ky } };
 }
 
 async function frameLongerSide(input: Buffer): Promise<number> {
