@@ -164,17 +164,23 @@ export class FrameAnalyzer {
    * the frame the crops sample only (decodeRegion), not of the whole frame.
    */
   async cropFace(jpeg: Buffer, face: LocatedFace, at: { width: number; height: number }): Promise<{ crop: RgbImage; aligned112: RgbImage | null }> {
-    const size = this.section.faces.cropSize;
-    const second = this.embedder && size !== 112 ? 112 : null;
-    let area = alignedCropArea(face.detection, size);
-    if (second) {
-      const other = alignedCropArea(face.detection, second);
-      area = { xmin: Math.min(area.xmin, other.xmin), ymin: Math.min(area.ymin, other.ymin), xmax: Math.max(area.xmax, other.xmax), ymax: Math.max(area.ymax, other.ymax) };
-    }
+    const areas = this.cropSizes().map((size) => alignedCropArea(face.detection, size));
+    const area = { xmin: Math.min(...areas.map((a) => a.xmin)), ymin: Math.min(...areas.map((a) => a.ymin)), xmax: Math.max(...areas.map((a) => a.xmax)), ymax: Math.max(...areas.map((a) => a.ymax)) };
     const { image, toRegion } = await decodeRegion(jpeg, area, at);
-    const detection = scaleDetection(face.detection, toRegion.kx, toRegion.ky, toRegion.ox, toRegion.oy);
+    return this.align(image, scaleDetection(face.detection, toRegion.kx, toRegion.ky, toRegion.ox, toRegion.oy));
+  }
+
+  /** The sizes a face is aligned at: the configured crop, and 112 for the embedding model when that differs. */
+  private cropSizes(): number[] {
+    const size = this.section.faces.cropSize;
+    return this.embedder && size !== 112 ? [size, 112] : [size];
+  }
+
+  /** The aligned crop, and the 112×112 one the embedding model takes (the same image when the crop is 112). */
+  private align(image: RgbImage, detection: FaceDetection): { crop: RgbImage; aligned112: RgbImage | null } {
+    const size = this.section.faces.cropSize;
     const crop = alignFace(image, detection, size);
-    return { crop, aligned112: this.embedder ? (second ? alignFace(image, detection, 112) : crop) : null };
+    return { crop, aligned112: this.embedder ? (size === 112 ? crop : alignFace(image, detection, 112)) : null };
   }
 
   private detector(model: FaceModelChoice): BlazeFaceDetector {
@@ -186,12 +192,7 @@ export class FrameAnalyzer {
   /** Faces with their crops at once (enrolment photos, where the one face is the point). */
   async faces(image: RgbImage, model: FaceModelChoice): Promise<AnalyzedFace[]> {
     const detections = await this.detector(model).detect(image);
-    const size = this.section.faces.cropSize;
-    return detections.map((detection) => {
-      const crop = alignFace(image, detection, size);
-      const aligned112 = this.embedder ? (size === 112 ? crop : alignFace(image, detection, 112)) : null;
-      return { detection, quality: faceQuality(detection), crop, aligned112 };
-    });
+    return detections.map((detection) => ({ detection, quality: faceQuality(detection), ...this.align(image, detection) }));
   }
 
   /**
