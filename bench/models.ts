@@ -204,7 +204,7 @@ async function main(): Promise<void> {
       const small = await analyzer.decodeForFaces(frame, choice);
       return { small, faces: await analyzer.locateFaces(small.image, choice, small.width, small.height) };
     };
-    /** Once per appearance: the best frame decoded at the working size, its face aligned. */
+    /** Once per appearance: the part of the best frame the crop samples, decoded at the working size, its face aligned. */
     const locateAndCrop = async () => {
       const { small, faces } = await locate();
       for (const face of faces) await analyzer.cropFace(frame, face, small);
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
     console.log(`## faces, ${manifest.id}, ${label}: detected on a ${small.image.width}×${small.image.height} decode, working size ${small.width}×${small.height}`);
     console.log(`  ${'raw session.run (tensor ready)'.padEnd(58)} p50 ${ms(raw)}   p99 ${ms(percentile(times.raw, 99))}`);
     row('per frame as shipped: small decode → detect', times.locate, ` (small decode p50 ${ms(percentile(times.smallDecode, 50))}); faces per frame ${(faces / FRAMES).toFixed(2)}`);
-    row('same + crop from the working-size decode, every frame', times.crop, ' (the crop is made once per appearance)');
+    row('same + the appearance crop, every frame', times.crop, ' (the crop is made once per appearance)');
     row('previous path: working-size decode → detect → crop', times.previous);
     const rawFeeds = Array.from({ length: FRAMES }, () => freshFeeds(feeds));
     const rawRate = await throughput(FRAMES, 2, (i) => detector.run(rawFeeds[i]!, { transferInputs: true }));

@@ -209,7 +209,10 @@ async function rig(config: GatewayConfig, kind: RigKind, throughPipeline: boolea
   if (process.env.BENCH_DEBUG) {
     const setMany = store.ruleState.setMany.bind(store.ruleState);
     store.ruleState.setMany = (ruleId: string, batch: [string, unknown][], now: number) => {
-      for (const [key] of batch) rowsWritten.set(`${ruleId} ${key.slice(0, 2)}`, (rowsWritten.get(`${ruleId} ${key.slice(0, 2)}`) ?? 0) + 1);
+      for (const [key] of batch) {
+        const kind = `${ruleId} ${key.slice(0, 2)}`;
+        rowsWritten.set(kind, (rowsWritten.get(kind) ?? 0) + 1);
+      }
       return setMany(ruleId, batch, now);
     };
   }
@@ -277,7 +280,7 @@ async function rig(config: GatewayConfig, kind: RigKind, throughPipeline: boolea
       engine?.stop();
       await settle();
       // What a restart costs: a new engine on the same database rebuilds the event-sourced rules
-      // (group-rental, frequent-stranger, access-denied-repeat) from the events stored by the run.
+      // from the events stored by the run (one pass for all of them).
       let rebuild: { events: number; ms: number } | null = null;
       if (engine && throughPipeline) {
         const started = performance.now();
