@@ -1,13 +1,22 @@
 import ort from 'onnxruntime-node';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../gateway/core/worker-thread.ts';
+import type { GraphRewrite, RewriteStats } from './graph-rewrite.ts';
 import { fromWire, toWire, type WireTensor } from './wire-tensor.ts';
 
 export type InferenceRequest =
   | { op: 'run'; id: number; feeds: Record<string, WireTensor> }
   | { op: 'release'; id: number };
 
-type Loaded = { op: 'loaded'; inputNames: string[]; outputNames: string[]; inputMetadata: ort.InferenceSession.ValueMetadata[]; outputMetadata: ort.InferenceSession.ValueMetadata[] };
+type Loaded = {
+  op: 'loaded';
+  inputNames: string[];
+  outputNames: string[];
+  inputMetadata: ort.InferenceSession.ValueMetadata[];
+  outputMetadata: ort.InferenceSession.ValueMetadata[];
+  /** What the graph rewrite changed, when the model has one. */
+  rewrite: RewriteStats | null;
+};
 
 export type InferenceReply =
   | Loaded
@@ -20,10 +29,13 @@ export interface InferenceWorkerData {
   model: string;
   bytes: Uint8Array;
   intraOpThreads: number;
+  /** Applied on the thread before the session is made: the main thread's event loop does not wait for it (≈ 0.1 s). */
+  graphRewrite: GraphRewrite | null;
 }
 
 export interface WorkerSessionOptions {
   intraOpThreads: number;
+  graphRewrite?: GraphRewrite | null;
   /** The thread died (not released): told once per loss, before the session starts a new one. */
   onLost?: (error: Error) => void;
   /** The thread was started again after a loss. */
@@ -48,6 +60,8 @@ export class WorkerSession {
   outputNames: readonly string[] = [];
   inputMetadata: readonly ort.InferenceSession.ValueMetadata[] = [];
   outputMetadata: readonly ort.InferenceSession.ValueMetadata[] = [];
+  /** What the graph rewrite changed (null: the graph as published). */
+  rewrite: RewriteStats | null = null;
   private worker: Worker | null = null;
   private pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private nextId = 1;
@@ -72,6 +86,7 @@ export class WorkerSession {
     session.outputNames = loaded.outputNames;
     session.inputMetadata = loaded.inputMetadata;
     session.outputMetadata = loaded.outputMetadata;
+    session.rewrite = loaded.rewrite;
     return session;
   }
 
@@ -112,7 +127,12 @@ export class WorkerSession {
   }
 
   private async spawn(): Promise<Loaded> {
-    const worker = startWorker(new URL('./inference.worker.ts', import.meta.url), { model: this.model, bytes: this.load(), intraOpThreads: this.options.intraOpThreads } satisfies InferenceWorkerData);
+    const worker = startWorker(new URL('./inference.worker.ts', import.meta.url), {
+      model: this.model,
+      bytes: this.load(),
+      intraOpThreads: this.options.intraOpThreads,
+      graphRewrite: this.options.graphRewrite ?? null,
+    } satisfies InferenceWorkerData);
     let onMessage!: (reply: InferenceReply) => void, onError!: (error: Error) => void, onExit!: (code: number) => void;
     const reply = await new Promise<InferenceReply>((resolve, reject) => {
       onMessage = resolve;

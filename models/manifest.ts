@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { GraphRewrite } from './graph-rewrite.ts';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -31,6 +32,11 @@ export interface ModelManifest {
   thresholds: Record<string, number>;
   /** Extra files (dictionaries) that ship with the model. */
   assets?: Record<string, ModelSource>;
+  /**
+   * A rewrite of the graph applied when the session is made (models/graph-rewrite.ts): same
+   * arithmetic in fewer passes. The file on disk and its hash stay the published ones.
+   */
+  graphRewrite?: GraphRewrite;
 }
 
 const BLAZEFACE_LICENCE = 'Apache-2.0 (MediaPipe BlazeFace weights, converted by Keijiro Takahashi)';
@@ -88,6 +94,7 @@ export const PPOCR_DET: ModelManifest = {
   preprocess: 'BGR, longer side ≤ 960, sides rounded to multiples of 32, (v/255-mean)/std ImageNet',
   postprocess: 'DB: bitmap > 0.3, box score (fast) ≥ 0.6, unclip 1.5, min size 3',
   thresholds: { bitmap: 0.3, boxScore: 0.6, unclipRatio: 1.5, minSize: 3, maxCandidates: 1000, maxSide: 960 },
+  graphRewrite: 'paddle-elementwise',
 };
 
 export const PPOCR_REC: ModelManifest = {
@@ -107,6 +114,7 @@ export const PPOCR_REC: ModelManifest = {
   preprocess: 'BGR, height 48, width ceil(48·w/h) (≥ 320 batch), (v/255-0.5)/0.5, right-pad 0',
   postprocess: 'greedy CTC: blank 0, keys 1..6623, 6624 = space; line score = mean of kept maxima',
   thresholds: { minLineScore: 0.5 },
+  graphRewrite: 'paddle-elementwise',
   assets: {
     dictionary: {
       kind: 'npm',

@@ -21,6 +21,8 @@ export interface RegistryOptions {
   intraOpThreads?: number;
   /** Relative installer files resolve against this folder (the site file's). */
   baseDir?: string;
+  /** false: every graph as published, without its manifest's rewrite (the bench's baseline). */
+  graphRewrites?: boolean;
   log: Logger;
 }
 
@@ -41,7 +43,8 @@ export class ModelRegistry implements Service {
         const started = Date.now();
         const model = await loadModel(manifest, this.options);
         this.models.set(manifest.id, model);
-        this.options.log.info({ model: manifest.id, path: model.path, ms: Date.now() - started }, `model ${manifest.id} loaded`);
+        const rewrite = model.session.rewrite;
+        this.options.log.info({ model: manifest.id, path: model.path, ms: Date.now() - started, ...(rewrite ? { rewrite } : {}) }, `model ${manifest.id} loaded`);
       }
     } catch (error) {
       await this.stop(); // release what loaded: the caller never started us, so it will not stop us
@@ -69,7 +72,7 @@ export class ModelRegistry implements Service {
   }
 }
 
-export async function loadModel(manifest: ModelManifest, options: { intraOpThreads?: number; baseDir?: string; log?: Logger }): Promise<LoadedModel> {
+export async function loadModel(manifest: ModelManifest, options: { intraOpThreads?: number; baseDir?: string; graphRewrites?: boolean; log?: Logger }): Promise<LoadedModel> {
   const { path, bytes } = readVerified(manifest.id, manifest.source, options.baseDir);
   // The bytes just checked start the first thread; a thread started after a loss reads and checks the file again.
   let first: Uint8Array | null = bytes;
@@ -82,6 +85,7 @@ export async function loadModel(manifest: ModelManifest, options: { intraOpThrea
   try {
     session = await WorkerSession.create(manifest.id, load, {
       intraOpThreads: options.intraOpThreads ?? 1,
+      graphRewrite: options.graphRewrites === false ? null : (manifest.graphRewrite ?? null),
       onLost: (error) => options.log?.error({ err: error, model: manifest.id }, `${error.message}; starting it again`),
       onRestarted: () => options.log?.info({ model: manifest.id }, `model ${manifest.id}: inference thread started again`),
     });
