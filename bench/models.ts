@@ -34,9 +34,13 @@ const ONLY_PLATES = process.env.BENCH_ONLY === 'plates';
 
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
 const ms = (n: number) => `${n.toFixed(2)} ms`;
+/**
+ * Nearest-rank percentile: the smallest value with at least p % of the values at or below it. (It
+ * was `sorted[floor(p·n)]`, one rank high: the p99 of 100 reads was their maximum.)
+ */
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();
@@ -253,8 +257,16 @@ async function main(): Promise<void> {
     // left out), or a box round the lane when the frame also shows a pavement or a second lane.
     const lowerHalf: PlateRegion = { left: 0, top: 0.5, right: 1, bottom: 1 };
     const laneBox: PlateRegion = { left: 0.25, top: 0.5, right: 0.8, bottom: 0.95 };
-    const plateConfigs: { label: string; detMaxSide: number; cameraMaxSide: number | undefined; detResizeKernel?: 'linear' | 'lanczos3'; plateRegion?: PlateRegion }[] = [
+    // The PP-OCR graphs as published, without the elementwise rewrite (models/graph-rewrite.ts): its baseline.
+    const asPublished = new ModelRegistry({ manifests: [PPOCR_DET, PPOCR_REC], intraOpThreads: 1, graphRewrites: false, log: silentLogger() });
+    await asPublished.start();
+    // Two intra-op threads per PP-OCR session (without spinning, as the worker sets it for more than one).
+    const twoThreads = new ModelRegistry({ manifests: [PPOCR_DET, PPOCR_REC], intraOpThreads: 2, log: silentLogger() });
+    await twoThreads.start();
+    const plateConfigs: { label: string; detMaxSide: number; cameraMaxSide: number | undefined; detResizeKernel?: 'linear' | 'lanczos3'; plateRegion?: PlateRegion; graphs?: ModelRegistry }[] = [
       { label: 'default a plate camera gets (no camera maxSide: the 720p frame is used as decoded), whole frame', detMaxSide: 480, cameraMaxSide: undefined },
+      { label: 'same, PP-OCR graphs as published (no elementwise rewrite)', detMaxSide: 480, cameraMaxSide: undefined, graphs: asPublished },
+      { label: 'same, 2 intra-op threads per PP-OCR session', detMaxSide: 480, cameraMaxSide: undefined, graphs: twoThreads },
       { label: 'same, plateRegion = lower half (left 0, top 0.5, right 1, bottom 1)', detMaxSide: 480, cameraMaxSide: undefined, plateRegion: lowerHalf },
       { label: 'same, plateRegion = lane box (left 0.25, top 0.5, right 0.8, bottom 0.95)', detMaxSide: 480, cameraMaxSide: undefined, plateRegion: laneBox },
       { label: 'default, detector input resampled by libvips (linear) and normalised in a second pass (the previous default)', detMaxSide: 480, cameraMaxSide: undefined, detResizeKernel: 'linear' },
@@ -262,7 +274,7 @@ async function main(): Promise<void> {
       { label: 'camera maxSide 640', detMaxSide: 480, cameraMaxSide: 640 },
       { label: 'default, det input 640', detMaxSide: 640, cameraMaxSide: undefined },
     ];
-    const runs = plateConfigs.map((c) => ({ ...c, analyzer: new FrameAnalyzer(registry, CameraSectionSchema.parse({ plates: { detMaxSide: c.detMaxSide } }), c.detResizeKernel ? { detResizeKernel: c.detResizeKernel } : {}), latencies: [] as number[], correct: 0, size: '', searched: '' }));
+    const runs = plateConfigs.map((c) => ({ ...c, analyzer: new FrameAnalyzer(c.graphs ?? registry, CameraSectionSchema.parse({ plates: { detMaxSide: c.detMaxSide } }), c.detResizeKernel ? { detResizeKernel: c.detResizeKernel } : {}), latencies: [] as number[], correct: 0, size: '', searched: '' }));
     for (const run of runs) {
       const image = await run.analyzer.decode(plateJpeg, run.cameraMaxSide);
       run.size = `${image.width}×${image.height}`;
@@ -285,8 +297,10 @@ async function main(): Promise<void> {
     console.log(`## plate reads interleaved read by read (load ${loadavg()[0]!.toFixed(1)} at the end of the reads)\n`);
     for (const run of runs) {
       console.log(`## plate read, 720p JPEG (decode + det + rec), ${run.label}: working image ${run.size}, ${run.searched} (detMaxSide ${run.detMaxSide}), 1 intra-op thread`);
-      console.log(`  p50 ${ms(percentile(run.latencies, 50))}   p99 ${ms(percentile(run.latencies, 99))}   (target ≤ 60 ms)   ${(percentile(run.latencies, 50) / wholeP50).toFixed(2)}× the whole-frame p50   read exactly ${run.correct}/${PLATE_READS}\n`);
+      console.log(`  p50 ${ms(percentile(run.latencies, 50))}   p99 ${ms(percentile(run.latencies, 99))}   max ${ms(Math.max(...run.latencies))}   (target ≤ 60 ms)   ${(percentile(run.latencies, 50) / wholeP50).toFixed(2)}× the whole-frame p50   read exactly ${run.correct}/${PLATE_READS}\n`);
     }
+    await asPublished.stop();
+    await twoThreads.stop();
   }
 
   // What the rest of the gateway feels while a camera is read: the event loop's delay (a timer
