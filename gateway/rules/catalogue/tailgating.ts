@@ -13,7 +13,7 @@ interface Door {
   passes: [ms: number, eventId: string, count: number][];
   /** Index in passes of the first passage not judged yet. */
   next: number;
-  /** When the last judgement was made: it judged every passage up to then. */
+  /** When the last judgement was made: it judged every passage up to then (on disk: the last one that raised an alert). */
   judgedTo: number;
   /** Openings and passers at or before this instant were accounted for by an alert. */
   countedTo: number;
@@ -31,8 +31,11 @@ interface Door {
  * judged once per burst, not once per passer, which would judge the window's edges over and over).
  *
  * The windows are rebuilt from the stored events (event-sourced): a busy gate changes them on
- * every passage. What the events cannot tell is kept per door under `k:`: when it was last
- * judged, and up to when passers were accounted for by an alert (they must not count again).
+ * every passage. What the events cannot tell is kept per door under `k:`, written with each
+ * alert: up to when passers were accounted for by an alert (they must not count again), and the
+ * judgement that raised it. A judgement without an alert writes nothing: judging that passage
+ * again after a restart sees the same stored events and the same accounted-for bound, so it
+ * comes to the same answer (a row per judgement was a SQLite write per passage at a busy gate).
  */
 export const tailgating = defineRule({
   type: 'tailgating',
@@ -72,8 +75,8 @@ export const tailgating = defineRule({
       return door;
     };
 
-    /** Judges a passage as of `dueMs`: passers against openings in the window ending then. */
-    const judge = (door: Door, dueMs: number) => {
+    /** Judges a passage as of `dueMs`: passers against openings in the window ending then; true when it raised an alert. */
+    const judge = (door: Door, dueMs: number): boolean => {
       const from = Math.max(dueMs - windowMs - graceMs, door.countedTo + 1);
       const inWindow = (entry: [number, ...unknown[]]) => entry[0] >= from && entry[0] <= dueMs;
       let passers = 0;
@@ -95,7 +98,9 @@ export const tailgating = defineRule({
         });
         // The passers are accounted for: they must not count towards the next judgement again.
         door.countedTo = dueMs;
+        return true;
       }
+      return false;
     };
 
     /**
@@ -109,9 +114,9 @@ export const tailgating = defineRule({
         if (door.next === passes.length) return;
         const dueMs = passes[door.next]![0] + graceMs;
         if (dueMs > now) return;
-        if (now - dueMs <= windowMs) judge(door, dueMs);
+        const raised = now - dueMs <= windowMs && judge(door, dueMs);
         door.judgedTo = dueMs;
-        ctx.state.set(door.keptKey, [door.judgedTo, door.countedTo]);
+        if (raised) ctx.state.set(door.keptKey, [door.judgedTo, door.countedTo]);
       }
     };
 

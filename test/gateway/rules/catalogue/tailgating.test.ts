@@ -94,6 +94,30 @@ describe('tailgating (尾随进入)', () => {
     expect(h.alertsOf('tail')[0]!.occurrences).toBe(1);
   });
 
+  it('a judgement without an alert writes no row; after a restart the passage is judged again, to the same answer', async () => {
+    h = await new RulesHarness(rules).start();
+    const keptRows = () => (h!.store.db.prepare("SELECT COUNT(*) AS n FROM rule_state WHERE rule_id = 'tail' AND key LIKE 'k:%'").get() as { n: number }).n;
+    await h.ingest(swipe());
+    await h.ingest(passed(1));
+    await h.advance(3000);
+    await h.ingest(swipe());
+    await h.ingest(passed(1));
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(0);
+    expect(keptRows()).toBe(0);
+    // Both passages are still within a window: the rebuilt rule judges them again, and again finds
+    // as many openings as passers.
+    await h.restart();
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(0);
+    // One more passer than openings after the restart: the alert counts that passage's window only.
+    await h.ingest(passed(1));
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(1);
+    expect(h.raised[0]!.details).toMatchObject({ passers: 3, openings: 2 });
+    expect(keptRows()).toBe(1);
+  });
+
   it('a judgement that fell due more than a window ago (downtime) is dropped', async () => {
     h = await new RulesHarness(rules).start();
     await h.ingest(passed(2));
