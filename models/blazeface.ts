@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import { invertAffine, letterboxShrink, similarityTransform, warpAffine, type Affine, type Box, type Point, type RgbImage } from './image.ts';
+import { invertAffine, letterboxInto, letterboxShrink, similarityTransform, warpAffine, type Affine, type Box, type Point, type RgbImage } from './image.ts';
 import type { LoadedModel } from './registry.ts';
 
 /** MediaPipe SSD anchor options of the two BlazeFace graphs (edge-models.md §1.3). */
@@ -132,8 +132,8 @@ export interface Letterbox {
 }
 
 /** RGB → [-1, 1] NHWC in a square; the pad stays 0 in tensor space (mid grey), as MediaPipe pads. */
-export function letterboxTensor(resized: RgbImage, size: number): { tensor: Float32Array; offsetX: number; offsetY: number } {
-  const tensor = new Float32Array(size * size * 3);
+export function letterboxTensor(resized: RgbImage, size: number, into?: Float32Array): { tensor: Float32Array; offsetX: number; offsetY: number } {
+  const tensor = letterboxInto(size, into);
   const offsetX = Math.floor((size - resized.width) / 2);
   const offsetY = Math.floor((size - resized.height) / 2);
   const { data, width, height } = resized;
@@ -167,7 +167,9 @@ export class BlazeFaceDetector {
   /** Builds the input tensor (exposed so the benchmark can time session.run alone). */
   async prepare(image: RgbImage): Promise<{ feeds: Record<string, ort.Tensor>; letterbox: Letterbox }> {
     const size = this.inputSize;
-    const { tensor, scale, offsetX, offsetY } = image.width > size || image.height > size ? letterboxShrink(image, size) : { ...letterboxTensor(image, size), scale: 1 };
+    // A buffer the model's thread moved back after the last frame, when there is one (cleared for the pad).
+    const into = this.model.session.inputBuffer(size * size * 3);
+    const { tensor, scale, offsetX, offsetY } = image.width > size || image.height > size ? letterboxShrink(image, size, into) : { ...letterboxTensor(image, size, into), scale: 1 };
     const feeds = { [this.model.manifest.inputs[0]!.name]: new ort.Tensor('float32', tensor, [1, size, size, 3]) };
     return { feeds, letterbox: { size, scale, offsetX, offsetY } };
   }

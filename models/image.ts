@@ -252,11 +252,11 @@ export function warpAffine(src: RgbImage, outToSrc: Affine, width: number, heigh
  * by averaging samples of each output pixel's footprint. A round trip through libvips for a
  * 128×128 input cost more than the inference itself (2.7 ms against 2.1 ms for BlazeFace 128).
  */
-export function letterboxShrink(src: RgbImage, size: number): { tensor: Float32Array; scale: number; offsetX: number; offsetY: number } {
+export function letterboxShrink(src: RgbImage, size: number, into?: Float32Array): { tensor: Float32Array; scale: number; offsetX: number; offsetY: number } {
   const scale = Math.min(1, size / Math.max(src.width, src.height));
   const w = Math.max(1, Math.round(src.width * scale)), h = Math.max(1, Math.round(src.height * scale));
   const offsetX = Math.floor((size - w) / 2), offsetY = Math.floor((size - h) / 2);
-  const tensor = new Float32Array(size * size * 3);
+  const tensor = letterboxInto(size, into);
   const { data, width: sw, height: sh } = src;
   // About 3×3 samples per output pixel: enough against aliasing at the 4–15× reductions
   // BlazeFace inputs need, for a fraction of a full box filter's cost on the event loop.
@@ -285,6 +285,13 @@ export function letterboxShrink(src: RgbImage, size: number): { tensor: Float32A
     }
   }
   return { tensor, scale: w / src.width, offsetX, offsetY };
+}
+
+/** The square NHWC tensor a letterbox is drawn into: `into` (a reused buffer) cleared, since the pad must read 0, or a new one. */
+export function letterboxInto(size: number, into?: Float32Array): Float32Array {
+  if (!into) return new Float32Array(size * size * 3);
+  if (into.length !== size * size * 3) throw new Error(`letterbox: the buffer holds ${into.length} floats, not ${size} × ${size} × 3`);
+  return into.fill(0);
 }
 
 /** Crops an axis-aligned region (clamped to the image). */

@@ -3,7 +3,7 @@
 import ort from 'onnxruntime-node';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InferenceReply, InferenceRequest, InferenceWorkerData } from './inference.ts';
-import { fromWire, toWire } from './wire-tensor.ts';
+import { fromWire, movableBuffers, toWire } from './wire-tensor.ts';
 
 const port = parentPort!;
 const data = workerData as InferenceWorkerData;
@@ -58,10 +58,12 @@ async function handle(request: InferenceRequest): Promise<void> {
   try {
     const out = await session.run(fromWire(request.feeds));
     const { wire: outputs, buffers } = toWire(out as Record<string, ort.Tensor>, true);
+    // The caller's moved input buffers go back with the answer, for its next run (WorkerSession.inputBuffer).
+    const inputs = request.returnInputs ? movableBuffers(request.feeds).filter((b) => !buffers.includes(b)) : [];
     try {
-      reply({ op: 'ran', id: request.id, outputs }, buffers);
+      reply({ op: 'ran', id: request.id, outputs, inputs }, [...buffers, ...inputs]);
     } catch {
-      reply({ op: 'ran', id: request.id, outputs }); // a buffer that cannot be transferred is copied
+      reply({ op: 'ran', id: request.id, outputs, inputs: [] }); // a buffer that cannot be transferred is copied
     }
   } catch (error) {
     reply({ op: 'failed', id: request.id, message: (error as Error).message.split('\n')[0]! });

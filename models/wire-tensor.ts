@@ -13,13 +13,17 @@ export interface WireTensor {
  */
 export function toWire(tensors: Record<string, ort.Tensor>, transfer: boolean): { wire: Record<string, WireTensor>; buffers: ArrayBuffer[] } {
   const wire: Record<string, WireTensor> = {};
+  for (const [name, tensor] of Object.entries(tensors)) wire[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data as ort.Tensor.DataType };
+  return { wire, buffers: transfer ? movableBuffers(wire) : [] };
+}
+
+/** The buffers under the tensors that can be moved to another thread, each once (not strings, not shared memory). */
+export function movableBuffers(tensors: Record<string, { data: ort.Tensor.DataType }>): ArrayBuffer[] {
   const buffers: ArrayBuffer[] = [];
-  for (const [name, tensor] of Object.entries(tensors)) {
-    const data = tensor.data as ort.Tensor.DataType;
-    wire[name] = { type: tensor.type, dims: tensor.dims, data };
-    if (transfer && typeof data !== 'string' && ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer && !buffers.includes(data.buffer)) buffers.push(data.buffer);
+  for (const { data } of Object.values(tensors)) {
+    if (typeof data !== 'string' && ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer && !buffers.includes(data.buffer)) buffers.push(data.buffer);
   }
-  return { wire, buffers };
+  return buffers;
 }
 
 /** The tensors again on the receiving thread. */

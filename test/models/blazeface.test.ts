@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { alignedCropArea, alignFace, BACK_ANCHORS, BlazeFaceDetector, decodeDetections, faceQuality, FRONT_ANCHORS, generateAnchors, sigmoid, weightedNms } from '../../models/blazeface.ts';
-import { decodeImage, iou, similarityTransform, type RgbImage } from '../../models/image.ts';
+import { alignedCropArea, alignFace, BACK_ANCHORS, BlazeFaceDetector, decodeDetections, faceQuality, FRONT_ANCHORS, generateAnchors, letterboxTensor, sigmoid, weightedNms } from '../../models/blazeface.ts';
+import { decodeImage, iou, letterboxShrink, similarityTransform, type RgbImage } from '../../models/image.ts';
 import { BLAZEFACE_BACK, BLAZEFACE_FRONT } from '../../models/manifest.ts';
 import { loadModel } from '../../models/registry.ts';
 
@@ -62,6 +62,25 @@ describe('BlazeFace anchors, decoding and weighted NMS', () => {
     expect(out[0]!.box.xmin).toBeCloseTo((0 * 0.9 + 0.1 * 0.6) / 1.5);
     expect(out[0]!.keypoints[0]![0]).toBeCloseTo(0.6 / 1.5);
     expect(out[1]!.box.xmin).toBe(5);
+  });
+});
+
+describe('BlazeFace letterbox into a reused buffer', () => {
+  const image = (w: number, h: number): RgbImage => ({ data: Buffer.alloc(w * h * 3, 255), width: w, height: h, channels: 3 });
+
+  it('clears what the buffer held: the pad reads 0, the picture as without it (both paths)', () => {
+    for (const [src, size] of [[image(100, 50), 128], [image(400, 200), 128]] as const) {
+      const fresh = src.width > size ? letterboxShrink(src, size).tensor : letterboxTensor(src, size).tensor;
+      const stale = new Float32Array(size * size * 3).fill(7);
+      const reused = src.width > size ? letterboxShrink(src, size, stale).tensor : letterboxTensor(src, size, stale).tensor;
+      expect(reused).toBe(stale);
+      expect([...reused]).toEqual([...fresh]);
+      expect(reused[0]).toBe(0); // top-left corner is pad
+    }
+  });
+
+  it('refuses a buffer of the wrong length', () => {
+    expect(() => letterboxTensor(image(10, 10), 128, new Float32Array(5))).toThrow(/not 128 × 128 × 3/);
   });
 });
 

@@ -51,6 +51,28 @@ describe('inference threads', () => {
     expect(data.buffer.byteLength).toBe(0);
   });
 
+  it('a moved input comes back with the answer and is handed out again by inputBuffer; a copied one does not', async () => {
+    const size = 256 * 256 * 3;
+    const model = await loadModel(BLAZEFACE_BACK, {}); // its own session: nothing moved through it yet
+    // Nothing moved yet: a fresh, zeroed buffer.
+    expect(model.session.inputBuffer(size).every((v) => v === 0)).toBe(true);
+    const sent = model.session.inputBuffer(size).fill(0.25);
+    await model.session.run({ [BLAZEFACE_BACK.inputs[0]!.name]: new ort.Tensor('float32', sent, [1, 256, 256, 3]) }, { transferInputs: true });
+    expect(sent.length).toBe(0); // moved away
+    // The same memory back, still holding what was sent (callers write every element).
+    const back = model.session.inputBuffer(size);
+    expect(back.length).toBe(size);
+    expect(back[0]).toBe(0.25);
+    expect(back[size - 1]).toBe(0.25);
+    // Only one came back: the next is new. Copied inputs are not returned.
+    expect(model.session.inputBuffer(size)[0]).toBe(0);
+    await model.session.run(feeds());
+    expect(model.session.inputBuffer(size)[0]).toBe(0);
+    // Another length is another pool.
+    expect(model.session.inputBuffer(100).length).toBe(100);
+    await model.session.release();
+  });
+
   it('a thread that dies is reported and started again; runs in between fail at once', async () => {
     const lost: string[] = [];
     let restarted = 0;

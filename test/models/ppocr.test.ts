@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../../models/image.ts';
 import { PPOCR_DET, PPOCR_REC } from '../../models/manifest.ts';
 import { pickPlate } from '../../models/plates.ts';
-import { ctcDecode, detInput, DICTIONARY_ENTRIES, loadDictionary, minAreaRect, PaddleOcr, unclip } from '../../models/ppocr.ts';
+import { ctcDecode, dbPostprocess, detInput, DICTIONARY_ENTRIES, loadDictionary, minAreaRect, PaddleOcr, unclip } from '../../models/ppocr.ts';
 import { loadModel, type LoadedModel } from '../../models/registry.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'images');
@@ -84,6 +84,20 @@ describe('DB geometry', () => {
     expect(box[3][1]).toBeGreaterThan(box[0][1]);
   });
 
+  it('the labelling arrays kept between calls do not carry labels over: a small map after a large one', () => {
+    const map = (w: number, h: number, rects: [number, number, number, number][]) => {
+      const pred = new Float32Array(w * h);
+      for (const [x0, y0, x1, y1] of rects) for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) pred[y * w + x] = 0.9;
+      return pred;
+    };
+    const options = { bitmap: 0.3, boxScore: 0.6, unclipRatio: 1.5, minSize: 3, maxCandidates: 1000 };
+    const small = map(64, 32, [[8, 8, 40, 20]]);
+    const alone = dbPostprocess(small, 64, 32, options, 1, 1, 64, 32);
+    expect(alone).toHaveLength(1);
+    dbPostprocess(map(200, 100, [[0, 0, 200, 100]]), 200, 100, options, 1, 1, 200, 100);
+    expect(dbPostprocess(small, 64, 32, options, 1, 1, 64, 32)).toEqual(alone);
+  });
+
   it('unclip grows a box by area·ratio/perimeter', () => {
     const grown = unclip([[0, 0], [100, 0], [100, 20], [0, 20]], 1.5);
     const d = (100 * 20 * 1.5) / 240; // 12.5
@@ -127,6 +141,22 @@ describe('plates read exactly from rendered images', () => {
       expect(Math.max(...xs)).toBeLessThan(540);
     });
   }
+
+  it('buffers reused from read to read change nothing: a narrow line after a wide one, the same map twice', async () => {
+    const image = await decodeImage(readFileSync(join(fixtures, 'plate-blue-12345.png')), 1280);
+    const boxes = await ocr.detect(image);
+    expect(boxes).toHaveLength(1);
+    const narrow = boxes[0]!;
+    const wide = { ...narrow, points: narrow.points.map(([x, y], i) => [i === 1 || i === 2 ? x + 160 : x, y]) as typeof narrow.points };
+    // One batch of two lines is as wide as the wider: the narrower is padded with 0 on the right.
+    const [, narrowSecond] = await ocr.recognize(image, [wide, narrow]);
+    // Same batch size, so the same reused input: the narrow line now sits where the wide one's
+    // pixels were, and its pad must read 0 again.
+    const [narrowFirst] = await ocr.recognize(image, [narrow, wide]);
+    expect([narrowFirst!.text, narrowFirst!.score]).toEqual([narrowSecond!.text, narrowSecond!.score]);
+    expect(narrowFirst!.text).toBe('闽A·12345');
+    expect(await ocr.detect(image)).toEqual(boxes);
+  });
 
   it('finds no plate in a picture without one', async () => {
     const image = await decodeImage(readFileSync(join(fixtures, 'chelsea.jpg')), 1280);
