@@ -13,7 +13,7 @@
  * Figures depend on the machine and on what else runs on it; compare ratios, not absolutes.
  */
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { availableParallelism, loadavg } from 'node:os';
@@ -285,6 +285,18 @@ async function main(): Promise<void> {
       run.searched = `searched ${area.xmax - area.xmin}×${area.ymax - area.ymin}, det input ${det(area.xmax - area.xmin)}×${det(area.ymax - area.ymin)}`;
       for (let i = 0; i < 5; i++) await run.analyzer.plate(image, run.plateRegion);
     }
+    // Collections on this (the event loop's) thread during the reads: a read churns megabytes of
+    // buffers (decode, detector input and output), and V8 counts them towards its heap limits.
+    const gc = { major: 0, majorMs: 0, minor: 0, minorMs: 0, maxMs: 0 };
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const major = ((entry as { detail?: { kind?: number } }).detail)?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR;
+        if (major) (gc.major++, (gc.majorMs += entry.duration));
+        else (gc.minor++, (gc.minorMs += entry.duration));
+        gc.maxMs = Math.max(gc.maxMs, entry.duration);
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
     for (let i = 0; i < PLATE_READS; i++) {
       for (const run of runs) {
         const t = performance.now();
@@ -293,8 +305,11 @@ async function main(): Promise<void> {
         if (reading?.plate === '闽A·12345') run.correct++;
       }
     }
+    gcObserver.disconnect();
+    const reads = PLATE_READS * runs.length;
     const wholeP50 = percentile(runs[0]!.latencies, 50);
-    console.log(`## plate reads interleaved read by read (load ${loadavg()[0]!.toFixed(1)} at the end of the reads)\n`);
+    console.log(`## plate reads interleaved read by read (load ${loadavg()[0]!.toFixed(1)} at the end of the reads)`);
+    console.log(`  collections on the event loop's thread during the ${reads} reads: ${gc.major} full (${gc.majorMs.toFixed(0)} ms, one per ${(reads / Math.max(1, gc.major)).toFixed(1)} reads), ${gc.minor} young (${gc.minorMs.toFixed(0)} ms); longest ${gc.maxMs.toFixed(1)} ms\n`);
     for (const run of runs) {
       console.log(`## plate read, 720p JPEG (decode + det + rec), ${run.label}: working image ${run.size}, ${run.searched} (detMaxSide ${run.detMaxSide}), 1 intra-op thread`);
       console.log(`  p50 ${ms(percentile(run.latencies, 50))}   p99 ${ms(percentile(run.latencies, 99))}   max ${ms(Math.max(...run.latencies))}   (target ≤ 60 ms)   ${(percentile(run.latencies, 50) / wholeP50).toFixed(2)}× the whole-frame p50   read exactly ${run.correct}/${PLATE_READS}\n`);
