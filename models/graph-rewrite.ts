@@ -6,7 +6,7 @@ type TensorProto = onnxProto.onnx.ITensorProto;
 
 export type GraphRewrite = 'paddle-elementwise';
 
-/** Applies a manifest's graph rewrite (the only one so far: rewritePaddleElementwise). */
+/** Applies a manifest's graph rewrite (the only one so far: rewritePaddleElementwise); `bytes` is consumed. */
 export function rewriteGraph(rewrite: GraphRewrite, bytes: Uint8Array): { bytes: Uint8Array; stats: RewriteStats } {
   switch (rewrite) {
     case 'paddle-elementwise':
@@ -43,6 +43,9 @@ export interface RewriteStats {
  * the original graph only by float rounding (tested). Only exact patterns are touched: a tensor
  * with another consumer, a graph output, a non-constant operand or an unexpected constant value
  * leaves its chain as exported.
+ *
+ * The weights in `bytes` are scaled where they lie: the caller hands the buffer over (the model's
+ * thread has its own copy of the file).
  */
 export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array; stats: RewriteStats } {
   const model = onnx.ModelProto.decode(bytes);
@@ -95,10 +98,9 @@ export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array
         if (b !== undefined) ((shift = b), (last = add));
       }
       const cout = weight.dims[0]!;
-      const w = weight.values.map((v) => v * scale);
       const biasValues = new Float32Array(cout);
-      for (let c = 0; c < cout; c++) biasValues[c] = (bias ? bias.values[c]! : 0) * scale + shift;
-      setFloats(weight.tensor, w);
+      for (let c = 0; c < cout; c++) biasValues[c] = (bias ? bias.values.get(c) : 0) * scale + shift;
+      weight.values.scale(scale);
       setBias(conv, bias, biasValues, graph, constants);
       conv.output![0] = last.output![0]!;
       removed.add(mul);
@@ -179,10 +181,10 @@ export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array
       const biasValues = new Float32Array(cout);
       for (let c = 0; c < cout; c++) {
         let sum = 0;
-        for (let i = 0; i < perOut; i++) sum += weight.values[c * perOut + i]!;
-        biasValues[c] = (bias ? bias.values[c]! : 0) + shift * sum;
+        for (let i = 0; i < perOut; i++) sum += weight.values.get(c * perOut + i);
+        biasValues[c] = (bias ? bias.values.get(c) : 0) + shift * sum;
       }
-      setFloats(weight.tensor, weight.values.map((v) => v * scale));
+      weight.values.scale(scale);
       setBias(conv, bias, biasValues, graph, constants);
       conv.input![0] = x;
       removed.add(mul);
@@ -199,25 +201,53 @@ export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array
   return { bytes: onnx.ModelProto.encode(model).finish(), stats };
 }
 
-function floatConstant(name: string, constants: Map<string, TensorProto>): { tensor: TensorProto; dims: number[]; values: Float32Array } | null {
+/**
+ * A float tensor's values where they are: in the decoded model's own bytes (rawData, often at an
+ * offset no Float32Array may start at, hence the DataView) or in its float list. Weights are
+ * scaled in place: copies of every weight, and the file's size again for each, were most of what
+ * the rewrite left behind in the process (malloc keeps what it was given).
+ */
+class FloatValues {
+  readonly length: number;
+  private readonly view: DataView | null;
+  private readonly list: number[] | null;
+
+  constructor(tensor: TensorProto) {
+    const raw = tensor.rawData;
+    if (raw && raw.length) {
+      this.view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      this.list = null;
+      this.length = raw.byteLength >> 2;
+    } else {
+      this.view = null;
+      this.list = tensor.floatData ?? [];
+      this.length = this.list.length;
+    }
+  }
+
+  get(i: number): number {
+    return this.view ? this.view.getFloat32(i * 4, true) : this.list![i]!;
+  }
+
+  scale(k: number): void {
+    if (this.view) for (let i = 0; i < this.length; i++) this.view.setFloat32(i * 4, Math.fround(this.view.getFloat32(i * 4, true) * k), true);
+    else for (let i = 0; i < this.length; i++) this.list![i] = Math.fround(this.list![i]! * k);
+  }
+}
+
+function floatConstant(name: string, constants: Map<string, TensorProto>): { tensor: TensorProto; dims: number[]; values: FloatValues } | null {
   const tensor = constants.get(name);
   if (!tensor || tensor.dataType !== onnx.TensorProto.DataType.FLOAT) return null;
+  if (tensor.rawData && tensor.rawData.length % 4 !== 0) return null;
   const dims = (tensor.dims ?? []).map(Number);
-  let values: Float32Array;
-  if (tensor.rawData && tensor.rawData.length) {
-    const raw = tensor.rawData;
-    // rawData is little-endian float32; copy it out of the protobuf's buffer (it may be unaligned).
-    values = new Float32Array(new Uint8Array(raw).buffer.slice(0));
-    if (values.length * 4 !== raw.length) return null;
-  } else values = Float32Array.from(tensor.floatData ?? []);
-  const expected = dims.reduce((a, b) => a * b, 1);
-  return values.length === expected ? { tensor, dims, values } : null;
+  const values = new FloatValues(tensor);
+  return values.length === dims.reduce((a, b) => a * b, 1) ? { tensor, dims, values } : null;
 }
 
 /** The value of a one-element float constant (shape [] or [1]). */
 function scalarValue(name: string, constants: Map<string, TensorProto>): number | undefined {
   const c = floatConstant(name, constants);
-  return c && c.values.length === 1 ? c.values[0] : undefined;
+  return c && c.values.length === 1 ? c.values.get(0) : undefined;
 }
 
 /** The scalar constant operand of a two-input node whose other operand is `other`. */
@@ -247,6 +277,7 @@ function setFloats(tensor: TensorProto, values: Float32Array): void {
   tensor.rawData = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   tensor.floatData = [];
 }
+
 
 /** Sets the convolution's bias, adding one (as an initializer: no place in the node order to keep) when it had none. */
 function setBias(conv: NodeProto, bias: { tensor: TensorProto } | null, values: Float32Array, graph: onnxProto.onnx.IGraphProto, constants: Map<string, TensorProto>): void {

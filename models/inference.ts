@@ -15,8 +15,6 @@ type Loaded = {
   outputNames: string[];
   inputMetadata: ort.InferenceSession.ValueMetadata[];
   outputMetadata: ort.InferenceSession.ValueMetadata[];
-  /** What the graph rewrite changed, when the model has one. */
-  rewrite: RewriteStats | null;
 };
 
 export type InferenceReply =
@@ -30,8 +28,6 @@ export interface InferenceWorkerData {
   model: string;
   bytes: Uint8Array;
   intraOpThreads: number;
-  /** Applied on the thread before the session is made: the main thread's event loop does not wait for it (≈ 0.1 s). */
-  graphRewrite: GraphRewrite | null;
 }
 
 export interface WorkerSessionOptions {
@@ -46,6 +42,23 @@ export interface WorkerSessionOptions {
 }
 
 const MAX_RESTART_MS = 30_000;
+
+/**
+ * A manifest's graph rewrite, on a thread started for it and ended after it (graph-rewrite.worker.ts):
+ * off the event loop (≈ 0.1 s per model), and what the rewrite leaves behind goes with the thread.
+ */
+async function rewriteOnThread(rewrite: GraphRewrite, bytes: Uint8Array): Promise<{ bytes: Uint8Array; stats: RewriteStats }> {
+  const worker = startWorker(new URL('./graph-rewrite.worker.ts', import.meta.url), { rewrite, bytes });
+  try {
+    const reply = await new Promise<{ ok: true; bytes: Uint8Array; stats: RewriteStats } | { ok: false; message: string }>((resolve, reject) => {
+      worker.once('message', resolve).once('error', reject).once('exit', (code) => reject(new Error(`graph rewrite thread exited (code ${code})`)));
+    });
+    if (!reply.ok) throw new Error(`graph rewrite ${rewrite} failed: ${reply.message}`);
+    return { bytes: reply.bytes, stats: reply.stats };
+  } finally {
+    await worker.terminate();
+  }
+}
 /** Input buffers kept for reuse per session, per size (a detector has one input of one size per camera size). */
 const POOLED_PER_SIZE = 2;
 
@@ -91,7 +104,6 @@ export class WorkerSession {
     session.outputNames = loaded.outputNames;
     session.inputMetadata = loaded.inputMetadata;
     session.outputMetadata = loaded.outputMetadata;
-    session.rewrite = loaded.rewrite;
     return session;
   }
 
@@ -154,12 +166,12 @@ export class WorkerSession {
   }
 
   private async spawn(): Promise<Loaded> {
-    const worker = startWorker(new URL('./inference.worker.ts', import.meta.url), {
-      model: this.model,
-      bytes: this.load(),
-      intraOpThreads: this.options.intraOpThreads,
-      graphRewrite: this.options.graphRewrite ?? null,
-    } satisfies InferenceWorkerData);
+    let bytes = this.load();
+    if (this.options.graphRewrite) {
+      const rewritten = await rewriteOnThread(this.options.graphRewrite, bytes);
+      [bytes, this.rewrite] = [rewritten.bytes, rewritten.stats];
+    }
+    const worker = startWorker(new URL('./inference.worker.ts', import.meta.url), { model: this.model, bytes, intraOpThreads: this.options.intraOpThreads } satisfies InferenceWorkerData);
     let onMessage!: (reply: InferenceReply) => void, onError!: (error: Error) => void, onExit!: (code: number) => void;
     const reply = await new Promise<InferenceReply>((resolve, reject) => {
       onMessage = resolve;

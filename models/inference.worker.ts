@@ -7,14 +7,16 @@ import { fromWire, movableBuffers, toWire } from './wire-tensor.ts';
 
 const port = parentPort!;
 const data = workerData as InferenceWorkerData;
-const { bytes, intraOpThreads, graphRewrite } = data;
+const { intraOpThreads } = data;
 const reply = (message: InferenceReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 let session: ort.InferenceSession;
 try {
-  // Loaded only for the models that have a rewrite: BlazeFace's threads do without protobufjs.
-  const rewritten = graphRewrite ? (await import('./graph-rewrite.ts')).rewriteGraph(graphRewrite, bytes) : null;
-  session = await ort.InferenceSession.create(rewritten?.bytes ?? bytes, {
+  // The session keeps its own copy of the graph: the bytes are not referenced from here on (they
+  // are the model's size again).
+  let graph: Uint8Array | null = data.bytes;
+  (data as { bytes: Uint8Array | null }).bytes = null;
+  session = await ort.InferenceSession.create(graph, {
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
@@ -25,15 +27,13 @@ try {
     // session took 71–81 ms against 57–62 with one thread; without spinning 53–56).
     ...(intraOpThreads > 1 ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
-  // The session holds its own copy of the graph: the thread need not keep the file's bytes.
-  (data as { bytes: Uint8Array | null }).bytes = null;
+  graph = null;
   reply({
     op: 'loaded',
     inputNames: [...session.inputNames],
     outputNames: [...session.outputNames],
     inputMetadata: session.inputMetadata.map((m) => ({ ...m })),
     outputMetadata: session.outputMetadata.map((m) => ({ ...m })),
-    rewrite: rewritten?.stats ?? null,
   });
 } catch (error) {
   reply({ op: 'load-failed', message: (error as Error).message.split('\n')[0]! });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../gateway/core/logger.ts';
-import { BLAZEFACE_FRONT, BUILTIN_MANIFESTS, embeddingManifest, packageDir, PPOCR_REC, type ModelManifest } from '../../models/manifest.ts';
+import { BLAZEFACE_FRONT, BUILTIN_MANIFESTS, embeddingManifest, packageDir, PPOCR_DET, PPOCR_REC, type ModelManifest } from '../../models/manifest.ts';
 import { ModelRegistry } from '../../models/registry.ts';
 import { writeTinyEmbeddingModel } from './tiny-embedding.ts';
 
@@ -31,6 +31,14 @@ describe('model registry', () => {
     writeFileSync(join(dir, 'bad.onnx'), bytes);
     const manifest = embeddingManifest({ path: 'bad.onnx', sha256: sha(bytes), inputName: 'input', outputName: 'output', licence: 'x', threshold: 0.5 });
     await expect(new ModelRegistry({ manifests: [manifest], baseDir: dir, log: silentLogger() }).start()).rejects.toThrow(/model face-embedding: .*bad\.onnx is not a loadable ONNX model/);
+  });
+
+  it('refuses a malformed file whose manifest has a graph rewrite, naming the model and the rewrite', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gg-reg-'));
+    const bytes = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]); // a field claiming more bytes than follow
+    writeFileSync(join(dir, 'bad.onnx'), bytes);
+    const manifest: ModelManifest = { ...PPOCR_DET, source: { kind: 'file', path: 'bad.onnx', sha256: sha(bytes), licence: 'x' } };
+    await expect(new ModelRegistry({ manifests: [manifest], baseDir: dir, log: silentLogger() }).start()).rejects.toThrow(/model ppocr-v4-det: .*bad\.onnx is not a loadable ONNX model: graph rewrite paddle-elementwise failed/);
   });
 
   it('refuses a graph whose inputs or shapes differ from its manifest', async () => {
