@@ -58,25 +58,22 @@ export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array
   for (const n of nodes) if (n.opType === 'Constant' && n.attribute?.[0]?.name === 'value' && n.attribute[0].t) constants.set(n.output![0]!, n.attribute[0].t);
   for (const t of graph.initializer ?? []) constants.set(t.name!, t);
 
-  const consumers = () => {
-    const count = new Map<string, number>();
-    for (const n of nodes) for (const input of n.input ?? []) if (input) count.set(input, (count.get(input) ?? 0) + 1);
-    return count;
-  };
-  const producers = () => {
-    const by = new Map<string, NodeProto>();
-    for (const n of nodes) for (const output of n.output ?? []) by.set(output, n);
-    return by;
-  };
   /** A tensor read by exactly one node and not a graph output: it can disappear. */
   const single = (name: string, count: Map<string, number>) => count.get(name) === 1 && !graphOutputs.has(name);
+  /** The convolution's weight and bias (if any) when both are float constants only it reads: they can be rewritten. */
+  const ownWeights = (conv: NodeProto, count: Map<string, number>) => {
+    const [, w, b] = conv.input!;
+    const weight = floatConstant(w!, constants);
+    if (!weight || count.get(w!) !== 1) return null;
+    const bias = b ? floatConstant(b, constants) : null;
+    if (b && (!bias || count.get(b) !== 1)) return null;
+    return { weight, bias };
+  };
   const removed = new Set<NodeProto>();
 
   // 1. conv(x)·s + b → conv with folded weights.
   {
-    const count = consumers();
-    const consumerOf = new Map<string, NodeProto>();
-    for (const n of nodes) for (const input of n.input ?? []) consumerOf.set(input, n);
+    const { count, consumerOf } = indexGraph(nodes);
     for (const conv of nodes) {
       if (conv.opType !== 'Conv' || removed.has(conv)) continue;
       const out = conv.output![0]!;
@@ -84,11 +81,9 @@ export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array
       const mul = consumerOf.get(out)!;
       if (mul.opType !== 'Mul') continue;
       const scale = scalarOperand(mul, out, constants);
-      if (scale === undefined) continue;
-      const weight = floatConstant(conv.input![1]!, constants);
-      if (!weight || count.get(conv.input![1]!) !== 1) continue;
-      const bias = conv.input![2] ? floatConstant(conv.input![2], constants) : null;
-      if (conv.input![2] && (!bias || count.get(conv.input![2]) !== 1)) continue;
+      const own = scale === undefined ? null : ownWeights(conv, count);
+      if (scale === undefined || !own) continue;
+      const { weight, bias } = own;
       let last = mul;
       let shift = 0;
       const mulOut = mul.output![0]!;
@@ -112,9 +107,7 @@ export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array
 
   // 2. hardswish: Add(x, 3) → Clip(0, 6) → Mul(x, ·) → Div(·, 6) → x · HardSigmoid(x).
   {
-    const count = consumers();
-    const consumerOf = new Map<string, NodeProto>();
-    for (const n of nodes) for (const input of n.input ?? []) consumerOf.set(input, n);
+    const { count, consumerOf } = indexGraph(nodes);
     const replaced = new Map<NodeProto, NodeProto>();
     for (const add of nodes) {
       if (add.opType !== 'Add' || removed.has(add)) continue;
@@ -154,10 +147,7 @@ export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array
 
   // 3. s·x + b in front of an unpadded convolution → that convolution with folded weights.
   {
-    const count = consumers();
-    const byOutput = producers();
-    const consumerOf = new Map<string, NodeProto>();
-    for (const n of nodes) for (const input of n.input ?? []) consumerOf.set(input, n);
+    const { count, producerOf: byOutput } = indexGraph(nodes);
     for (const conv of nodes) {
       if (conv.opType !== 'Conv' || !unpadded(conv)) continue;
       const input = conv.input![0]!;
@@ -171,11 +161,9 @@ export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array
       if (shift === undefined || mul?.opType !== 'Mul' || removed.has(mul)) continue;
       const x = mul.input!.find((name) => !constants.has(name));
       const scale = x === undefined ? undefined : scalarOperand(mul, x, constants);
-      if (x === undefined || scale === undefined) continue;
-      const weight = floatConstant(conv.input![1]!, constants);
-      if (!weight || count.get(conv.input![1]!) !== 1) continue;
-      const bias = conv.input![2] ? floatConstant(conv.input![2], constants) : null;
-      if (conv.input![2] && (!bias || count.get(conv.input![2]) !== 1)) continue;
+      const own = x === undefined || scale === undefined ? null : ownWeights(conv, count);
+      if (x === undefined || scale === undefined || !own) continue;
+      const { weight, bias } = own;
       const cout = weight.dims[0]!;
       const perOut = weight.values.length / cout;
       const biasValues = new Float32Array(cout);
@@ -199,6 +187,22 @@ export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array
   nodes = nodes.filter((n) => n.opType !== 'Constant' || n.output!.some((o) => read.has(o) || graphOutputs.has(o)));
   graph.node = nodes;
   return { bytes: onnx.ModelProto.encode(model).finish(), stats };
+}
+
+/** Who reads each tensor (how many nodes; the last one, which is the only one where the count is 1) and who writes it. */
+function indexGraph(nodes: NodeProto[]): { count: Map<string, number>; consumerOf: Map<string, NodeProto>; producerOf: Map<string, NodeProto> } {
+  const count = new Map<string, number>();
+  const consumerOf = new Map<string, NodeProto>();
+  const producerOf = new Map<string, NodeProto>();
+  for (const n of nodes) {
+    for (const input of n.input ?? []) {
+      if (!input) continue;
+      count.set(input, (count.get(input) ?? 0) + 1);
+      consumerOf.set(input, n);
+    }
+    for (const output of n.output ?? []) producerOf.set(output, n);
+  }
+  return { count, consumerOf, producerOf };
 }
 
 /**
