@@ -9,13 +9,7 @@ export type InferenceRequest =
   | { op: 'run'; id: number; feeds: Record<string, WireTensor>; returnInputs: boolean }
   | { op: 'release'; id: number };
 
-type Loaded = {
-  op: 'loaded';
-  inputNames: string[];
-  outputNames: string[];
-  inputMetadata: ort.InferenceSession.ValueMetadata[];
-  outputMetadata: ort.InferenceSession.ValueMetadata[];
-};
+type Loaded = { op: 'loaded'; inputNames: string[]; outputNames: string[]; inputMetadata: ort.InferenceSession.ValueMetadata[]; outputMetadata: ort.InferenceSession.ValueMetadata[] };
 
 export type InferenceReply =
   | Loaded
@@ -32,6 +26,7 @@ export interface InferenceWorkerData {
 
 export interface WorkerSessionOptions {
   intraOpThreads: number;
+  /** The manifest's rewrite, made before every thread start (models/graph-rewrite.ts); none: the graph as published. */
   graphRewrite?: GraphRewrite | null;
   /** The thread died (not released): told once per loss, before the session starts a new one. */
   onLost?: (error: Error) => void;
@@ -59,6 +54,7 @@ async function rewriteOnThread(rewrite: GraphRewrite, bytes: Uint8Array): Promis
     await worker.terminate();
   }
 }
+
 /** Input buffers kept for reuse per session, per size (a detector has one input of one size per camera size). */
 const POOLED_PER_SIZE = 2;
 
@@ -201,8 +197,7 @@ export class WorkerSession {
       if (reply.op === 'ran') {
         this.keepForReuse(reply.inputs);
         waiting.resolve(fromWire(reply.outputs));
-      }
-      else if (reply.op === 'failed') waiting.reject(new Error(`model ${this.model}: ${reply.message}`));
+      } else if (reply.op === 'failed') waiting.reject(new Error(`model ${this.model}: ${reply.message}`));
       else waiting.resolve(undefined);
     });
     worker.on('error', (error) => this.lost(worker, `failed: ${error.message}`));

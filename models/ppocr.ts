@@ -149,7 +149,7 @@ let scratch: { labels: Int32Array; stack: Int32Array } | null = null;
 
 /**
  * The labelling arrays, kept from one call to the next (dbPostprocess is synchronous, so one set
- * serves every caller): 1 MB of fresh arrays per plate read was a third of what a read made V8
+ * serves every caller): 1 MB of fresh arrays per plate read was a sixth of what a read made V8
  * collect. Labels are cleared here; the stack needs no clearing (read only below its top).
  */
 function dbScratch(size: number): { labels: Int32Array; stack: Int32Array } {
