@@ -159,16 +159,27 @@ function dbScratch(size: number): { labels: Int32Array; stack: Int32Array } {
 }
 
 /**
+ * The next pixel at or after `from` above the threshold and not yet in a region, or -1. A loop of
+ * its own: inside dbPostprocess's big body V8 boxed every probability it read (a young-generation
+ * collection per call, 0.5 ms of a 1.1 ms call for a 480×256 map).
+ */
+function nextSeed(pred: Float32Array, labels: Int32Array, from: number, size: number, bitmap: number): number {
+  for (let i = from; i < size; i++) if (pred[i]! > bitmap && labels[i] === 0) return i;
+  return -1;
+}
+
+/**
  * DB post-processing: threshold the probability map, take each connected region (8-connected,
  * standing in for cv2.findContours' outer contours), its minimum-area box, score it, unclip it
  * and map it back to the source image.
  */
 export function dbPostprocess(pred: Float32Array, width: number, height: number, options: DbOptions, scaleX: number, scaleY: number, destW: number, destH: number): TextBox[] {
-  const { labels, stack } = dbScratch(width * height);
+  const size = width * height;
+  const { labels, stack } = dbScratch(size);
+  const { bitmap, maxCandidates } = options;
   const boxes: TextBox[] = [];
   let label = 0;
-  for (let start = 0; start < width * height && label < options.maxCandidates; start++) {
-    if (labels[start] !== 0 || pred[start]! <= options.bitmap) continue;
+  for (let start = nextSeed(pred, labels, 0, size, bitmap); start >= 0 && label < maxCandidates; start = nextSeed(pred, labels, start + 1, size, bitmap)) {
     label++;
     const region: Point[] = [];
     let top = 0;
@@ -185,7 +196,7 @@ export function dbPostprocess(pred: Float32Array, width: number, height: number,
           const xx = x + dx;
           if (xx < 0 || xx >= width) continue;
           const n = yy * width + xx;
-          if (labels[n] === 0 && pred[n]! > options.bitmap) {
+          if (labels[n] === 0 && pred[n]! > bitmap) {
             labels[n] = label;
             stack[top++] = n;
           }
