@@ -147,17 +147,17 @@ export function rewritePaddleElementwise(bytes: Uint8Array): { bytes: Uint8Array
 
   // 3. s·x + b in front of an unpadded convolution → that convolution with folded weights.
   {
-    const { count, producerOf: byOutput } = indexGraph(nodes);
+    const { count, producerOf } = indexGraph(nodes);
     for (const conv of nodes) {
       if (conv.opType !== 'Conv' || !unpadded(conv)) continue;
       const input = conv.input![0]!;
       if (!single(input, count)) continue;
-      const add = byOutput.get(input);
+      const add = producerOf.get(input);
       if (add?.opType !== 'Add' || removed.has(add)) continue;
       const mulOut = add.input!.find((name) => !constants.has(name));
       if (!mulOut || !single(mulOut, count)) continue;
       const shift = scalarOperand(add, mulOut, constants);
-      const mul = byOutput.get(mulOut);
+      const mul = producerOf.get(mulOut);
       if (shift === undefined || mul?.opType !== 'Mul' || removed.has(mul)) continue;
       const x = mul.input!.find((name) => !constants.has(name));
       const scale = x === undefined ? undefined : scalarOperand(mul, x, constants);
