@@ -20,6 +20,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import sharp from 'sharp';
 import { CameraSectionSchema, type PlateRegion } from '../config/schema/camera.ts';
 import { silentLogger } from '../gateway/core/logger.ts';
+import { GATEWAY_NODE_FLAGS, missingNodeFlags } from '../gateway/core/node-flags.ts';
 import { FrameAnalyzer, regionPixels } from '../device-drivers/camera/analyzer.ts';
 import { alignFace, BlazeFaceDetector, scaleDetection, type FaceDetection } from '../models/blazeface.ts';
 import { AS_DECODED_UP_TO, decodeImage, type RgbImage } from '../models/image.ts';
@@ -167,7 +168,10 @@ async function main(): Promise<void> {
   await registry.start();
   const rssLoaded = process.memoryUsage().rss;
   const jpeg = await frame1080();
-  console.log(`# camera models bench — ${availableParallelism()} cores, Node ${process.version}, 1 intra-op thread per session`);
+  const missing = missingNodeFlags();
+  // The gateway runs with these (gateway/core/node-flags.ts); `npm run bench models` passes them, `npx tsx` does not.
+  const flags = missing.length ? `WITHOUT the gateway's ${missing.join(' ')} (run it as npm run bench models)` : `the gateway's V8 flags (${GATEWAY_NODE_FLAGS.join(' ')})`;
+  console.log(`# camera models bench — ${availableParallelism()} cores, Node ${process.version}, ${flags}, 1 intra-op thread per session`);
   console.log(`1080p test JPEG: ${(jpeg.length / 1024).toFixed(0)} KB; ${FRAMES} frames per figure; load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 
   // sharp uses libjpeg's DCT scaling (1/2, 1/4, 1/8) only when the reduction is at least

@@ -1,6 +1,10 @@
-/** `npm run bench [name…]`: runs the benchmarks one after another (all by default). */
+/**
+ * `npm run bench [name…]`: runs the benchmarks one after another (all by default), each in a node
+ * started with the gateway's V8 flags (gateway/core/node-flags.ts), so they measure it as it runs.
+ */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { GATEWAY_NODE_FLAGS } from '../gateway/core/node-flags.ts';
 
 const all = readdirSync(new URL('.', import.meta.url))
   .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
@@ -15,7 +19,7 @@ for (const name of chosen) {
     continue;
   }
   console.log(`\n=== bench/${name}.ts`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file.pathname], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [...GATEWAY_NODE_FLAGS, '--import', 'tsx', file.pathname], { stdio: 'inherit' });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

@@ -2,6 +2,7 @@ import { ConfigError, loadConfigFile } from '../config/load.ts';
 import { Gateway } from './app.ts';
 import { SystemdNotifier } from './cli/sd-notify.ts';
 import { createLogger } from './core/logger.ts';
+import { missingNodeFlags } from './core/node-flags.ts';
 
 /**
  * The gateway as a long-running process, shared by `npm start` (gateway/main.ts) and
@@ -41,6 +42,8 @@ export async function runGatewayProcess(options: { file: string; simulator?: boo
     process.exit(1);
   });
 
+  const missing = missingNodeFlags();
+  if (missing.length) log.warn({ missing }, `node started without ${missing.join(' ')} (as npm start and deploy/gridguard.service pass it): more full collections on the event loop during camera reads`);
   await gateway.start();
   await notifier.start();
   const { mqtt, http } = gateway.ports;
