@@ -3,14 +3,23 @@ import type { DeviceEvent } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
 import { KEPT_PREFIX } from '../rule-state.ts';
 import { defineRule } from '../rule-types.ts';
-import { doorKey, dropUntil, eventMs } from '../subjects.ts';
+import { doorKey, eventMs } from '../subjects.ts';
+
+type Grant = [ms: number, eventId: string];
+type Pass = [ms: number, eventId: string, count: number];
 
 interface Door {
   /** KEPT_PREFIX + door key: where judgedTo and countedTo are kept on disk. */
   keptKey: string;
-  /** Valid openings (a granted credential or the exit button) and camera passer counts, oldest first. */
-  grants: [ms: number, eventId: string][];
-  passes: [ms: number, eventId: string, count: number][];
+  /**
+   * Valid openings (a granted credential or the exit button) and camera passer counts, in time
+   * order from index `grantsFrom` / `passesFrom` (the entries before those have left the window
+   * and are removed in bulk now and then, not one by one from the front).
+   */
+  grants: Grant[];
+  grantsFrom: number;
+  passes: Pass[];
+  passesFrom: number;
   /** Index in passes of the first passage not judged yet. */
   next: number;
   /** When the last judgement was made: it judged every passage up to then (on disk: the last one that raised an alert). */
@@ -21,6 +30,49 @@ interface Door {
   cameraId: string;
   place: DeviceEvent['place'];
   codes: DeviceEvent['codes'];
+}
+
+/** The first index from `from` on whose entry is later than `ms` (entries in time order). */
+function firstAfter(entries: readonly (Grant | Pass)[], ms: number, from: number): number {
+  let lo = from;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (entries[mid]![0] <= ms) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The first index from `from` on whose entry is at or after `ms`. */
+function firstFrom(entries: readonly (Grant | Pass)[], ms: number, from: number): number {
+  let lo = from;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (entries[mid]![0] < ms) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Adds an entry in time order: events come in time order, except across a step back of the wall
+ * clock, and a window must stay sorted for firstAfter. Returns its index.
+ */
+function insertInOrder<T extends Grant | Pass>(entries: T[], entry: T, from: number): number {
+  const last = entries.length - 1;
+  if (last < from || entries[last]![0] <= entry[0]) return entries.push(entry) - 1;
+  const at = firstAfter(entries, entry[0], from);
+  entries.splice(at, 0, entry);
+  return at;
+}
+
+/** Removes the entries before `from` once they are many: how many went (indexes shift down by that). */
+function compact(entries: unknown[], from: number): number {
+  if (from < 64 || from * 2 < entries.length) return 0;
+  entries.splice(0, from);
+  return from;
 }
 
 /**
@@ -68,7 +120,7 @@ export const tailgating = defineRule({
       let door = doors.get(keptKey);
       if (!door) {
         const [judgedTo, countedTo] = ctx.state.get<[number, number]>(keptKey) ?? [0, 0];
-        door = { keptKey, grants: [], passes: [], next: 0, judgedTo, countedTo, cameraId: event.deviceId, place: event.place, codes: event.codes };
+        door = { keptKey, grants: [], grantsFrom: 0, passes: [], passesFrom: 0, next: 0, judgedTo, countedTo, cameraId: event.deviceId, place: event.place, codes: event.codes };
         doors.set(keptKey, door);
       }
       byDevice.set(event.deviceId, { place: event.place, door });
@@ -77,15 +129,19 @@ export const tailgating = defineRule({
 
     /** Judges a passage as of `dueMs`: passers against openings in the window ending then; true when it raised an alert. */
     const judge = (door: Door, dueMs: number): boolean => {
+      // The window is [from, dueMs]: found by binary search, as a busy gate holds dozens of entries.
       const from = Math.max(dueMs - windowMs - graceMs, door.countedTo + 1);
-      const inWindow = (entry: [number, ...unknown[]]) => entry[0] >= from && entry[0] <= dueMs;
+      const { grants, passes } = door;
+      const grantsLo = firstFrom(grants, from, door.grantsFrom);
+      const grantsHi = firstAfter(grants, dueMs, grantsLo);
+      const passesLo = firstFrom(passes, from, door.passesFrom);
+      const passesHi = firstAfter(passes, dueMs, passesLo);
+      const openings = grantsHi - grantsLo;
       let passers = 0;
-      let openings = 0;
-      for (const grant of door.grants) if (inWindow(grant)) openings++;
-      for (const pass of door.passes) if (inWindow(pass)) passers += pass[2];
+      for (let i = passesLo; i < passesHi; i++) passers += passes[i]![2];
       if (passers - openings >= minExcess) {
         // Most judgements find no excess: the evidence list is made only for an alert.
-        const evidence = [...door.grants.filter(inWindow), ...door.passes.filter(inWindow)].map((entry) => entry[1]);
+        const evidence = [...grants.slice(grantsLo, grantsHi), ...passes.slice(passesLo, passesHi)].map((entry) => entry[1]);
         ctx.raise({
           message: `${door.place.label} 疑似尾随: ${hhmm(dueMs)} 前 ${windowSeconds} 秒内通过 ${passers} 人, 仅 ${openings} 次有效开门`,
           details: { thresholds: { windowSeconds, minExcess }, passers, openings },
@@ -138,12 +194,19 @@ export const tailgating = defineRule({
         // A passage due at this instant is judged before this event joins the window, as the wake-up would have.
         if (live) judgeDue(door, now);
         // Entries from now - keepMs on are still needed (a judgement due a window ago looks back a window and the grace).
-        dropUntil(door.grants, now - keepMs - 1);
-        door.next = Math.max(0, door.next - dropUntil(door.passes, now - keepMs - 1));
-        if (isGrant) door.grants.push([now, event.id]);
+        const cutoff = now - keepMs - 1;
+        door.grantsFrom = firstAfter(door.grants, cutoff, door.grantsFrom);
+        door.grantsFrom -= compact(door.grants, door.grantsFrom);
+        door.passesFrom = firstAfter(door.passes, cutoff, door.passesFrom);
+        const dropped = compact(door.passes, door.passesFrom);
+        door.passesFrom -= dropped;
+        door.next = Math.max(door.passesFrom, door.next - dropped);
+        if (isGrant) insertInOrder(door.grants, [now, event.id], door.grantsFrom);
         else {
           const count = Number(event.payload.count ?? 1);
-          door.passes.push([now, event.id, Number.isInteger(count) && count > 0 && count < 1000 ? count : 1]);
+          const at = insertInOrder(door.passes, [now, event.id, Number.isInteger(count) && count > 0 && count < 1000 ? count : 1], door.passesFrom);
+          // Behind a passage already judged only after a step back of the clock: judged with the next ones.
+          if (at < door.next) door.next = at;
           door.cameraId = event.deviceId;
           door.place = event.place;
           door.codes = event.codes;

@@ -128,6 +128,47 @@ describe('tailgating (尾随进入)', () => {
     expect(h.alertsOf('tail')).toHaveLength(0);
   });
 
+  it('a busy gate: every passage judged against its own window, through hundreds of entries', async () => {
+    h = await new RulesHarness(rules).start();
+    // 150 passages 700 ms apart, each with its swipe: the window always holds as many openings as passers.
+    for (let i = 0; i < 150; i++) {
+      await h.ingest(swipe(String(2000 + i)));
+      await h.ingest(passed(1));
+      await h.advance(700);
+    }
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(0);
+    // In the last window, two passers on one swipe more: one alert counting that window's entries.
+    const s1 = await h.ingest(swipe());
+    const p1 = await h.ingest(passed(2));
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(1);
+    // Judged at 110 s over [98 s, 110 s] (window and grace): the passages at 98.0–104.3 s and this one.
+    expect(h.raised[0]!.details).toMatchObject({ passers: 12, openings: 11 });
+    expect(h.raised[0]!.evidence).toHaveLength(22); // the window's 11 openings, then its 11 passages
+    expect([h.raised[0]!.evidence[10], h.raised[0]!.evidence[21]]).toEqual([s1.id, p1.id]);
+    // After the cooldown (300 s), the same again: its window holds only those two.
+    await h.advance(10 * MIN);
+    const s = await h.ingest(swipe());
+    const p = await h.ingest(passed(2));
+    await h.advance(3000);
+    expect(h.raised).toHaveLength(2);
+    expect(h.raised[1]!.details).toMatchObject({ passers: 2, openings: 1 });
+    expect(h.raised[1]!.evidence).toEqual([s.id, p.id]);
+  });
+
+  it('a swipe stamped before an earlier one (the wall clock stepped back) counts by its time', async () => {
+    h = await new RulesHarness(rules).start();
+    const t = h.clock.now();
+    await h.ingest(swipe());
+    await h.advance(2000);
+    await h.ingest(passed(1)); // judged at t + 4 s over [t - 8 s, t + 4 s]: the swipe at t covers it
+    h.clock.set(t + 2000 - 15_000);
+    await h.ingest(swipe('1002')); // stamped t - 13 s: outside that window, and no cover for anyone
+    await h.advance(25_000);
+    expect(h.raised).toHaveLength(0);
+  });
+
   it('outside the scope nothing is judged', async () => {
     h = await new RulesHarness([{ ...rules[0], scope: { gates: ['gate-3'] } }]).start();
     await h.ingest(passed(3));
