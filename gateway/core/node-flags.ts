@@ -15,7 +15,14 @@
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
 
-/** The flags this process was started without (its execArgv). */
+/** `--initial_old_space_size=64` → `--initial-old-space-size` (V8 takes either spelling). */
+const flagName = (arg: string) => arg.split('=')[0]!.replace(/_/g, '-');
+
+/**
+ * The flags this process was started without (its execArgv). A flag given with another value
+ * counts as given: whoever set it chose that value.
+ */
 export function missingNodeFlags(execArgv: readonly string[] = process.execArgv): string[] {
-  return GATEWAY_NODE_FLAGS.filter((flag) => !execArgv.includes(flag));
+  const given = new Set(execArgv.map(flagName));
+  return GATEWAY_NODE_FLAGS.filter((flag) => !given.has(flagName(flag)));
 }

@@ -38,5 +38,9 @@ describe('the gateway process runs with the same V8 flags wherever it starts', (
   it('names the flags a process was started without', () => {
     expect(missingNodeFlags([])).toEqual([...GATEWAY_NODE_FLAGS]);
     expect(missingNodeFlags(['--import', 'tsx', ...GATEWAY_NODE_FLAGS])).toEqual([]);
+    // Given with another value, or in V8's other spelling: the choice of whoever started it.
+    expect(missingNodeFlags(['--initial-old-space-size=128'])).toEqual([]);
+    expect(missingNodeFlags(['--initial_old_space_size=64'])).toEqual([]);
+    expect(missingNodeFlags(['--max-old-space-size=64'])).toEqual([...GATEWAY_NODE_FLAGS]);
   });
 });
