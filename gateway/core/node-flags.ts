@@ -6,7 +6,7 @@
  * keeps those places in step with this list.
  *
  * `--initial-old-space-size=64`: V8 sets the old generation's collection limit a little above
- * what is live, and a gateway's event-loop heap is small (a site's registry and config, ~15 MB in
+ * what is live, and a gateway's event-loop heap is small (a site's registry and config; ≈ 13 MB live in
  * the plate benchmark). Every plate read hands it megabytes of buffers that count towards that
  * limit (the decoded 720p frame, 2.7 MB; the detector's map), so a full collection, 2–10 ms on the
  * event loop, came every ~6 reads and landed in the reads' tail. With a 64 MB floor there were
