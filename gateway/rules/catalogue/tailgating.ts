@@ -32,25 +32,17 @@ interface Door {
   codes: DeviceEvent['codes'];
 }
 
-/** The first index from `from` on whose entry is later than `ms` (entries in time order). */
-function firstAfter(entries: readonly (Grant | Pass)[], ms: number, from: number): number {
+/**
+ * The first index from `from` on whose entry is later than `ms`, or at `ms` or later with `orAt`
+ * (entries in time order: a binary search).
+ */
+function firstAfter(entries: readonly (Grant | Pass)[], ms: number, from: number, orAt = false): number {
   let lo = from;
   let hi = entries.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (entries[mid]![0] <= ms) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** The first index from `from` on whose entry is at or after `ms`. */
-function firstFrom(entries: readonly (Grant | Pass)[], ms: number, from: number): number {
-  let lo = from;
-  let hi = entries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (entries[mid]![0] < ms) lo = mid + 1;
+    const t = entries[mid]![0];
+    if (t < ms || (t === ms && !orAt)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -132,9 +124,9 @@ export const tailgating = defineRule({
       // The window is [from, dueMs]: found by binary search, as a busy gate holds dozens of entries.
       const from = Math.max(dueMs - windowMs - graceMs, door.countedTo + 1);
       const { grants, passes } = door;
-      const grantsLo = firstFrom(grants, from, door.grantsFrom);
+      const grantsLo = firstAfter(grants, from, door.grantsFrom, true);
       const grantsHi = firstAfter(grants, dueMs, grantsLo);
-      const passesLo = firstFrom(passes, from, door.passesFrom);
+      const passesLo = firstAfter(passes, from, door.passesFrom, true);
       const passesHi = firstAfter(passes, dueMs, passesLo);
       const openings = grantsHi - grantsLo;
       let passers = 0;
