@@ -23,7 +23,10 @@ async function connackOf(port: number, clientId: string, username: string, passw
   return connack ? connack.returnCode : 'closed';
 }
 
-/** Logs of this run: the machine may keep /tmp between runs, and an old run's logs are not this code's. */
+/**
+ * Logs of this run. `npm test` gives each run a TMPDIR of its own (test/run.ts); run alone, this
+ * test reads the machine's temporary directory, where an old run's logs are not this code's.
+ */
 const RUN_WINDOW_MS = 2 * 60 * 60 * 1000;
 
 function gatewayLogs(): string[] {
