@@ -2,9 +2,14 @@ import { z } from 'zod';
 import { EVENT_TYPES, type EventType, type IdentityKind } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
-import { dropUntil, eventMs, subjectKey, subjectLabel, whereOf } from '../subjects.ts';
+import { normalizePlate } from '../../store/registry.ts';
+import { eventMs, subjectLabel, whereOf } from '../subjects.ts';
 
-type Hit = [ms: number, eventId: string];
+/**
+ * Sightings of one subject in time order, flat: received ms, event id, received ms, event id, …
+ * Most unknown subjects are seen once: no tuple per sighting.
+ */
+type Sightings = (number | string)[];
 const SWEEP_EVERY_MS = 3_600_000;
 const UNKNOWN: ReadonlySet<IdentityKind> = new Set(['unknown']);
 
@@ -36,6 +41,7 @@ export const frequentStranger = defineRule({
     const windowMs = rule.params.windowHours * 3_600_000;
     const gapMs = minGapMinutes * 60_000;
     const kinds = new Set(rule.params.subjects);
+    const [byCard, byPlate, byFace] = [kinds.has('card'), kinds.has('plate'), kinds.has('face')];
     const types = new Set(rule.params.eventTypes);
     const state = ctx.state;
     return {
@@ -47,32 +53,39 @@ export const frequentStranger = defineRule({
       onTimer(key) {
         if (key !== 'sweep') return;
         const oldest = ctx.clock.now() - windowMs;
-        for (const [k, hits] of state.entries<Hit[]>('s:')) if (hits[hits.length - 1]![0] <= oldest) state.delete(k);
+        for (const [key, hits] of state.entries<Sightings>('s:')) if ((hits[hits.length - 2] as number) <= oldest) state.delete(key);
         ctx.timers.at('sweep', ctx.clock.now() + SWEEP_EVERY_MS);
       },
       onEvent(event) {
         if (!types.has(event.type) || event.identity?.kind !== 'unknown') return;
+        // `s:` + subjectKey, ranked as it ranks (card, plate, face) over the kinds this rule counts:
+        // one string per event, made in one go (it is hashed at the state's map).
         const refs = event.subjects;
-        const subject = subjectKey({
-          ...(refs.plate && kinds.has('plate') ? { plate: refs.plate } : {}),
-          ...(refs.cardNo && kinds.has('card') ? { cardNo: refs.cardNo } : {}),
-          ...(refs.faceId && kinds.has('face') ? { faceId: refs.faceId } : {}),
-        });
-        if (!subject) return;
+        let key: string;
+        if (refs.cardNo && byCard) key = `s:card:${refs.cardNo.trim()}`;
+        else if (refs.plate && byPlate) key = `s:plate:${normalizePlate(refs.plate)}`;
+        else if (refs.faceId && byFace) key = `s:face:${refs.faceId}`;
+        else return;
         const now = eventMs(event);
-        const key = `s:${subject}`;
-        let hits = state.get<Hit[]>(key);
+        let hits = state.get<Sightings>(key);
         if (hits === undefined) state.set(key, (hits = []));
-        else dropUntil(hits, now - windowMs);
-        const last = hits[hits.length - 1];
-        if (last && now - last[0] < gapMs) return;
-        hits.push([now, event.id]);
-        if (hits.length < count) return;
+        else {
+          // Sightings that left the window go from the front.
+          let n = 0;
+          while (n < hits.length && (hits[n] as number) <= now - windowMs) n += 2;
+          if (n > 0) hits.splice(0, n);
+        }
+        if (hits.length > 0 && now - (hits[hits.length - 2] as number) < gapMs) return;
+        hits.push(now, event.id);
+        if (hits.length / 2 < count) return;
+        const subject = key.slice(2);
+        const evidence: string[] = [];
+        for (let i = 1; i < hits.length; i += 2) evidence.push(hits[i] as string);
         ctx.raise({
-          message: `${subject.startsWith('plate:') ? `陌生车辆 ${subject.slice(6)}` : `陌生人员(${subjectLabel(subject)})`} ${rule.params.windowHours} 小时内第 ${hits.length} 次出现 (阈值 ${count} 次), 最近 ${hhmm(now)} 于 ${event.place.label}`,
-          details: { thresholds: { count, windowHours: rule.params.windowHours, minGapMinutes }, sightings: hits.length, subject },
+          message: `${subject.startsWith('plate:') ? `陌生车辆 ${subject.slice(6)}` : `陌生人员(${subjectLabel(subject)})`} ${rule.params.windowHours} 小时内第 ${evidence.length} 次出现 (阈值 ${count} 次), 最近 ${hhmm(now)} 于 ${event.place.label}`,
+          details: { thresholds: { count, windowHours: rule.params.windowHours, minGapMinutes }, sightings: evidence.length, subject },
           mergeKey: subject,
-          evidence: hits.map((h) => h[1]),
+          evidence,
           ...whereOf(event),
           subject: { refs, ...(event.identity ? { identity: event.identity } : {}) },
         });
