@@ -8,6 +8,7 @@
  *  C/D. the same two through the whole pipeline (events and outbox rows committed to SQLite);
  *  E. identify alone (the registry and watchlist, no rules): how much of B's cost is identification.
  * Prints events/s, the ratios B/A and D/C, and whether the issue's targets are met. Simulated time: one event every 20 ms (FakeClock).
+ * BENCH_REPEAT=n measures A, B and E n times and reports the median repetition by B / A.
  * Switches: BENCH_SKIP_PIPELINE=1 (A, B, E only), BENCH_SPLIT=1 or =type,… (µs per event each rule type adds),
  * BENCH_ONLY_TYPES=type,… (B with those rule types only), BENCH_PROFILE_RULES=1 (one rig alone, for a
  * profiler; BENCH_PROFILE_KIND=pass|identify|rules picks it), BENCH_DEBUG=1 (rule-state rows written per rule).
@@ -376,7 +377,14 @@ if (process.env.BENCH_PROFILE_RULES) {
   await only.close();
   process.exit(0);
 }
-const [passThrough, identifyOnly, rules] = (await measure(['pass', 'identify', 'rules'], false)) as [Measured, Measured, Measured];
+// BENCH_REPEAT=n: n whole measurements in a row (fresh rigs each), reported by their median B / A,
+// with every repetition's ratio: on a shared host one run's ratio moves by ±0.03.
+const REPEAT = Math.max(1, Math.floor(Number(process.env.BENCH_REPEAT ?? 1)) || 1);
+const repetitions: [Measured, Measured, Measured][] = [];
+for (let i = 0; i < REPEAT; i++) repetitions.push((await measure(['pass', 'identify', 'rules'], false)) as [Measured, Measured, Measured]);
+const ratioOf = (r: [Measured, Measured, Measured]) => r[2].rate / r[0].rate;
+const byRatio = [...repetitions].sort((x, y) => ratioOf(x) - ratioOf(y));
+const [passThrough, identifyOnly, rules] = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
 // BENCH_SKIP_PIPELINE=1: A, B and E only (repeated runs on a shared machine).
 const [pipePass, pipeRules] = process.env.BENCH_SKIP_PIPELINE ? [null, null] : ((await measure(['pass', 'rules'], true)) as [Measured, Measured]);
 type Measured = { rate: number; cpuPerEvent: number } & Awaited<ReturnType<Rig['close']>>;
@@ -387,7 +395,8 @@ console.log(`load average before/after: ${loadBefore.map((x) => x.toFixed(1)).jo
 console.log(`rule engine benchmark (${f(EVENTS)} events, ${RESIDENTS.toLocaleString('en-US')} registry entries, ${WATCH.toLocaleString('en-US')} watchlist entries, 50 rules, node ${process.version})`);
 console.log(`  A  pass-through (place, bus)              ${f(passThrough.rate)} events/s`);
 console.log(`  B  identify + 50 rules                    ${f(rules.rate)} events/s  (${rules.alerts} open alerts from ${rules.triggers} triggers, ${rules.ruleStateRows} rule-state rows)`);
-console.log(`  ratio B / A                               ${ratio.toFixed(2)}×`);
+// Three decimals: the target sits where two would round 0.296 up to a 0.30 that is not met.
+console.log(`  ratio B / A                               ${ratio.toFixed(3)}×${REPEAT > 1 ? ` (the median repetition; all ${REPEAT}: ${repetitions.map((r) => ratioOf(r).toFixed(3)).join(', ')}; ≥ 0.3 in ${repetitions.filter((r) => ratioOf(r) >= 0.3).length})` : ''}`);
 console.log(`  E  identify alone (no rules)              ${f(identifyOnly.rate)} events/s  (ratio E / A ${(identifyOnly.rate / passThrough.rate).toFixed(2)}×: the ceiling for B / A)`);
 console.log(
   `  CPU µs per event (best round)             A ${passThrough.cpuPerEvent.toFixed(2)}, B ${rules.cpuPerEvent.toFixed(2)}, E ${identifyOnly.cpuPerEvent.toFixed(2)}; A / B by CPU time ${(passThrough.cpuPerEvent / rules.cpuPerEvent).toFixed(2)}× (a cross-check: less sensitive to other load)`,
