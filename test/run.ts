@@ -5,8 +5,8 @@
  * mkdtemp, every mosquitto, socat and Chromium profile lands there): the sweep reads exactly this
  * run's logs, and the directory is removed when both passed. Tests leave their data directories
  * behind on purpose (the sweep reads them), and without a root of its own every run left them in
- * the machine's /tmp: 18,700 directories, 22 GB, on the development machine before this existed.
- * After a failure the directory is kept and named, for the post-mortem.
+ * the machine's /tmp: 18,700 directories, about 18 GB, on the development machine before this
+ * existed. After a failure the directory is kept and named, for the post-mortem.
  *
  * Arguments go to the suite's vitest (`npm test -- test/gateway/rules`); the sweep then checks the
  * logs of what ran.
