@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.faults.ts'],
+    globalSetup: ['test/helpers/temp-root.ts'],
     pool: 'forks',
     maxWorkers: 1,
     testTimeout: 600_000,

@@ -15,9 +15,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SHARED_ROOT_ENV } from './helpers/temp-root.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'gridguard-test-'));
-const env = { ...process.env, TMPDIR: root };
+const env = { ...process.env, TMPDIR: root, [SHARED_ROOT_ENV]: root };
 const vitest = (args: string[]) => spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...args], { stdio: 'inherit', env }).status ?? 1;
 
 const SWEEP = 'test/security/secrets-in-logs.test.ts';
