@@ -9,18 +9,24 @@ import { normalizePlate } from '../store/registry.ts';
  */
 export function subjectKey(refs: SubjectRefs): string | undefined {
   if (refs.personId) return `person:${refs.personId}`;
-  if (refs.cardNo) return `card:${refs.cardNo.trim()}`;
-  if (refs.plate) return `plate:${normalizePlate(refs.plate)}`;
-  if (refs.faceId) return `face:${refs.faceId}`;
-  return undefined;
+  return presentedKey(refs, true, true, true);
 }
 
 /** The credential actually presented (card, plate, face), not the person it resolved to. */
 export function credentialKey(refs: SubjectRefs): string | undefined {
-  if (refs.cardNo) return `card:${refs.cardNo.trim()}`;
-  if (refs.plate) return `plate:${normalizePlate(refs.plate)}`;
-  if (refs.faceId) return `face:${refs.faceId}`;
-  if (refs.personId) return `person:${refs.personId}`;
+  return presentedKey(refs, true, true, true) ?? (refs.personId ? `person:${refs.personId}` : undefined);
+}
+
+/**
+ * The key of the strongest credential presented among the kinds asked for (card, then plate, then
+ * face), normalised as subjectKey normalises it, after `prefix`. Flags rather than a filtered copy
+ * of `refs`, and the prefix inside the one string: rules call it per event, and a key built in two
+ * steps is a second string to make, and to flatten at the map that hashes it.
+ */
+export function presentedKey(refs: SubjectRefs, card: boolean, plate: boolean, face: boolean, prefix = ''): string | undefined {
+  if (card && refs.cardNo) return `${prefix}card:${refs.cardNo.trim()}`;
+  if (plate && refs.plate) return `${prefix}plate:${normalizePlate(refs.plate)}`;
+  if (face && refs.faceId) return `${prefix}face:${refs.faceId}`;
   return undefined;
 }
 

@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { EVENT_TYPES, type EventType, type IdentityKind } from '../../core/model.ts';
 import { hhmm } from '../circle.ts';
 import { defineRule } from '../rule-types.ts';
-import { normalizePlate } from '../../store/registry.ts';
-import { eventMs, subjectLabel, whereOf } from '../subjects.ts';
+import { eventMs, presentedKey, subjectLabel, whereOf } from '../subjects.ts';
 
 /**
  * Sightings of one subject in time order, flat: received ms, event id, received ms, event id, …
@@ -58,14 +57,10 @@ export const frequentStranger = defineRule({
       },
       onEvent(event) {
         if (!types.has(event.type) || event.identity?.kind !== 'unknown') return;
-        // `s:` + subjectKey, ranked as it ranks (card, plate, face) over the kinds this rule counts:
-        // one string per event, made in one go (it is hashed at the state's map).
         const refs = event.subjects;
-        let key: string;
-        if (refs.cardNo && byCard) key = `s:card:${refs.cardNo.trim()}`;
-        else if (refs.plate && byPlate) key = `s:plate:${normalizePlate(refs.plate)}`;
-        else if (refs.faceId && byFace) key = `s:face:${refs.faceId}`;
-        else return;
+        // `s:` + the subject as subjectKey names it, over the kinds this rule counts.
+        const key = presentedKey(refs, byCard, byPlate, byFace, 's:');
+        if (key === undefined) return;
         const now = eventMs(event);
         let hits = state.get<Sightings>(key);
         if (hits === undefined) state.set(key, (hits = []));
