@@ -282,7 +282,6 @@ function setFloats(tensor: TensorProto, values: Float32Array): void {
   tensor.floatData = [];
 }
 
-
 /** Sets the convolution's bias, adding one (as an initializer: no place in the node order to keep) when it had none. */
 function setBias(conv: NodeProto, bias: { tensor: TensorProto } | null, values: Float32Array, graph: onnxProto.onnx.IGraphProto, constants: Map<string, TensorProto>): void {
   if (bias) {

@@ -12,12 +12,10 @@
  * logs of what ran.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SHARED_ROOT_ENV } from './helpers/temp-root.ts';
+import { rmSync } from 'node:fs';
+import { makeTestRoot, SHARED_ROOT_ENV } from './helpers/temp-root.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'gridguard-test-'));
+const root = makeTestRoot();
 const env = { ...process.env, TMPDIR: root, [SHARED_ROOT_ENV]: root };
 const vitest = (args: string[]) => spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...args], { stdio: 'inherit', env }).status ?? 1;
 

@@ -12,9 +12,14 @@ import { join } from 'node:path';
 /** Set by test/run.ts: the directory is already TMPDIR and outlives this vitest run. */
 export const SHARED_ROOT_ENV = 'GRIDGUARD_TEST_TMPDIR';
 
+/** A new directory for one run's temporary files. */
+export function makeTestRoot(): string {
+  return mkdtempSync(join(tmpdir(), 'gridguard-test-'));
+}
+
 export default function setup(): (() => void) | undefined {
   if (process.env[SHARED_ROOT_ENV]) return undefined;
-  const root = mkdtempSync(join(tmpdir(), 'gridguard-test-'));
+  const root = makeTestRoot();
   // The workers are forked after this and inherit it: os.tmpdir() reads TMPDIR.
   process.env.TMPDIR = root;
   return () => rmSync(root, { recursive: true, force: true });
