@@ -51,8 +51,6 @@ const ENGINE_STATE_ID = '__engine';
 const ALIVE_EVERY_MS = 60_000;
 /** Downtimes are remembered this long: as long as the longest stay or window a rule rebuilds from events. */
 const DOWNTIME_HISTORY_MS = 91 * 86_400_000;
-/** How many recently delivered events the engine remembers, to tell them from ones still on their way. */
-const DELIVERED_RING = 4096;
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
 /**
@@ -153,9 +151,7 @@ export class RuleEngine implements Service {
     const store = this.store;
     this.running = true;
     // Events stored while stopped were never delivered to this run: replays must count them.
-    this.deliveredIds = [];
-    this.deliveredMs = [];
-    this.deliveredNext = 0;
+    this.lastDelivered = undefined;
     const aliveAt = store.ruleState.get<number>(ENGINE_STATE_ID, 'aliveAt');
     const now = clock.now();
     // Longer than two missed heartbeats: the gateway was down (or stopped) and saw nothing.
@@ -316,7 +312,6 @@ export class RuleEngine implements Service {
     if (rules.length === 0) return;
     const now = this.deps.clock.now();
     const started = performance.now();
-    const inFlight = this.inFlightTest();
     // Per event type, the earliest instant any rule replaying it looks back to.
     const fromByType = new Map<string, number>();
     let fromAllTypes = Infinity;
@@ -334,12 +329,11 @@ export class RuleEngine implements Service {
     let read = 0;
     for (const r of rules) r.entry.muted.on = true;
     try {
-      for (const event of this.store.ruleState.eventsSince(windows)) {
+      // Events committed after the last one delivered (a hot swap between a commit and its
+      // publish) will reach the rules live, with their alerts: the replay leaves them alone.
+      for (const event of this.store.ruleState.eventsSince(windows, this.lastDelivered)) {
         read++;
         const ms = eventMs(event);
-        // Committed but not yet on the bus (a hot swap between a commit and its publish): it will
-        // reach the rules live, with their alerts, so the replay leaves it alone.
-        if (inFlight(event.id, ms)) continue;
         for (let i = 0; i < rules.length; i++) {
           const { entry, lookbackMs } = rules[i]!;
           if (ms < now - lookbackMs || !this.admits(entry, event, ms)) continue;
@@ -425,31 +419,19 @@ export class RuleEngine implements Service {
     return rule.type.filter === 'alerts' || (inScope(rule.config.scope, event) && inSchedule(rule.config.schedule, eventMs));
   }
 
-  /** The last DELIVERED_RING events that reached the engine (ids and receive times), oldest overwritten. */
-  private deliveredIds: string[] = [];
-  private deliveredMs: number[] = [];
-  private deliveredNext = 0;
-
   /**
-   * Whether a stored event has not reached the engine yet. Since the engine started, every stored
-   * event older than the oldest remembered delivery has been delivered; a newer one has been if
-   * it is remembered. Before the first delivery (at start) nothing is in flight: what was stored
-   * before the engine subscribed either reached the previous run or never will reach a rule.
+   * The id of the last event that reached the engine. The pipeline publishes events in the order
+   * it stores them, so every stored event up to this one has been delivered and any stored after
+   * it is still on its way (whatever the times on them: the wall clock may step back). One field
+   * per event, where a ring of recent ids cost 0.1–0.2 µs per event in the benchmark. Before the
+   * first delivery (at start) nothing is in flight: what was stored before the engine subscribed
+   * either reached the previous run or never will reach a rule.
    */
-  private inFlightTest(): (id: string, ms: number) => boolean {
-    const count = this.deliveredIds.length;
-    if (count === 0) return () => false;
-    const oldest = count < DELIVERED_RING ? 0 : this.deliveredNext;
-    const oldestMs = this.deliveredMs[oldest]!;
-    const delivered = new Set(this.deliveredIds);
-    return (id, ms) => ms >= oldestMs && !delivered.has(id);
-  }
+  private lastDelivered: string | undefined = undefined;
 
   private onEvent(event: DeviceEvent): void {
     const receivedMs = eventMs(event);
-    this.deliveredIds[this.deliveredNext] = event.id;
-    this.deliveredMs[this.deliveredNext] = receivedMs;
-    this.deliveredNext = (this.deliveredNext + 1) % DELIVERED_RING;
+    this.lastDelivered = event.id;
     const rules = this.routeFor(event);
     for (let i = 0; i < rules.length; i++) {
       // Fields of the ActiveRule, not of the instance: every rule type's instance has its own shape.

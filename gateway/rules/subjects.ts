@@ -52,6 +52,11 @@ export function doorKey(event: Pick<DeviceEvent, 'place' | 'deviceId'>): string 
   return placeKey(event.place, event.deviceId);
 }
 
+/** Where an alert about this event happened: its device, place and three codes (三码). */
+export function whereOf(event: Pick<DeviceEvent, 'deviceId' | 'place' | 'codes'>): Pick<DeviceEvent, 'deviceId' | 'place' | 'codes'> {
+  return { deviceId: event.deviceId, place: event.place, codes: event.codes };
+}
+
 let lastEvent: Pick<DeviceEvent, 'receivedAt'> | null = null;
 let lastEventMs = 0;
 
@@ -59,11 +64,6 @@ let lastEventMs = 0;
  * When the gateway received the event. Every rule an event visits asks, so the last answer is
  * kept: ISO parsing once per event rather than once per rule.
  */
-/** Where an alert about this event happened: its device, place and three codes (三码). */
-export function whereOf(event: Pick<DeviceEvent, 'deviceId' | 'place' | 'codes'>): Pick<DeviceEvent, 'deviceId' | 'place' | 'codes'> {
-  return { deviceId: event.deviceId, place: event.place, codes: event.codes };
-}
-
 export function eventMs(event: Pick<DeviceEvent, 'receivedAt'>): number {
   if (event !== lastEvent) {
     lastEventMs = parseReceivedAt(event.receivedAt);
@@ -72,30 +72,49 @@ export function eventMs(event: Pick<DeviceEvent, 'receivedAt'>): number {
   return lastEventMs;
 }
 
-let minutePrefix = '';
-let minutePrefixMs = 0;
+/** The minute last parsed, as the number its digits spell (yyyymmddhhmm), and its epoch ms. */
+const minute = { key: -1, ms: 0 };
 const digit = (s: string, i: number) => s.charCodeAt(i) - 48;
+/** Two decimal digits at i, or a large negative number if either is not a digit. */
+function twoDigits(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1e9;
+}
 
 /**
  * Date.parse for the pipeline's `toISOString()` stamps (2026-11-02T00:41:07.123Z), which arrive in
  * time order: within the minute already parsed, seconds and milliseconds are read off the string.
- * Anything else goes to Date.parse.
+ * The minute is recognised by the number its twelve digits spell, with the separators checked
+ * (about 40 ns a call here; comparing the 16-character prefix, by startsWith or by a loop, took
+ * 75). Anything else goes to Date.parse, and so does every new minute (which validates it).
  */
 export function parseReceivedAt(iso: string): number {
-  if (iso.length !== 24 || iso.charCodeAt(23) !== 90 /* Z */ || iso.charCodeAt(19) !== 46 /* . */ || iso.charCodeAt(16) !== 58 /* : */) return Date.parse(iso);
-  if (!iso.startsWith(minutePrefix) || minutePrefix === '') {
+  if (
+    iso.length !== 24 ||
+    iso.charCodeAt(23) !== 90 /* Z */ ||
+    iso.charCodeAt(19) !== 46 /* . */ ||
+    iso.charCodeAt(16) !== 58 /* : */ ||
+    iso.charCodeAt(13) !== 58 /* : */ ||
+    iso.charCodeAt(10) !== 84 /* T */ ||
+    iso.charCodeAt(7) !== 45 /* - */ ||
+    iso.charCodeAt(4) !== 45 /* - */
+  )
+    return Date.parse(iso);
+  const key = (((twoDigits(iso, 0) * 100 + twoDigits(iso, 2)) * 100 + twoDigits(iso, 5)) * 100 + twoDigits(iso, 8)) * 10_000 + twoDigits(iso, 11) * 100 + twoDigits(iso, 14);
+  if (key < 0) return Date.parse(iso);
+  if (key !== minute.key) {
     const minuteMs = Date.parse(`${iso.slice(0, 16)}:00.000Z`);
     if (Number.isNaN(minuteMs)) return Date.parse(iso);
-    minutePrefix = iso.slice(0, 16);
-    minutePrefixMs = minuteMs;
+    minute.key = key;
+    minute.ms = minuteMs;
   }
-  const s1 = digit(iso, 17);
-  const s2 = digit(iso, 18);
+  const seconds = twoDigits(iso, 17);
   const m1 = digit(iso, 20);
   const m2 = digit(iso, 21);
   const m3 = digit(iso, 22);
-  if (!(s1 >= 0 && s1 <= 5 && s2 >= 0 && s2 <= 9 && m1 >= 0 && m1 <= 9 && m2 >= 0 && m2 <= 9 && m3 >= 0 && m3 <= 9)) return Date.parse(iso);
-  return minutePrefixMs + (s1 * 10 + s2) * 1000 + m1 * 100 + m2 * 10 + m3;
+  if (!(seconds >= 0 && seconds <= 59 && m1 >= 0 && m1 <= 9 && m2 >= 0 && m2 <= 9 && m3 >= 0 && m3 <= 9)) return Date.parse(iso);
+  return minute.ms + seconds * 1000 + m1 * 100 + m2 * 10 + m3;
 }
 
 /** "11-02 22:41" in the site's time zone, for messages about earlier moments. */

@@ -11,6 +11,7 @@ export class RuleStateRepo {
   private allStmt: Statement;
   private idsStmt: Statement;
   private deleteRuleStmt: Statement;
+  private rowidStmt: Statement;
 
   constructor(private readonly db: Database) {
     this.getStmt = db.prepare('SELECT value FROM rule_state WHERE rule_id = ? AND key = ?');
@@ -21,6 +22,7 @@ export class RuleStateRepo {
     this.allStmt = db.prepare('SELECT key, value FROM rule_state WHERE rule_id = ?');
     this.idsStmt = db.prepare('SELECT DISTINCT rule_id FROM rule_state');
     this.deleteRuleStmt = db.prepare('DELETE FROM rule_state WHERE rule_id = ?');
+    this.rowidStmt = db.prepare('SELECT rowid FROM events WHERE id = ?');
   }
 
   get<T>(ruleId: string, key: string): T | undefined {
@@ -76,12 +78,20 @@ export class RuleStateRepo {
    * `types` null: every type), each once, in the order they were stored: what event-sourced rules
    * replay at start to rebuild their windows and counters. Iterates, so a week of events is never
    * held in memory at once.
+   *
+   * `upTo`: only events stored no later than this one (by storage order, whatever their times):
+   * the last event the rules were given. Those stored after it are still on their way to the
+   * rules. An id that is not stored (any more) sets no bound.
    */
-  *eventsSince(windows: readonly { fromMs: number; types: readonly string[] | null }[]): IterableIterator<DeviceEvent> {
+  *eventsSince(windows: readonly { fromMs: number; types: readonly string[] | null }[], upTo?: string): IterableIterator<DeviceEvent> {
     if (windows.length === 0) return;
     const clauses = windows.map((w) => (w.types ? `(type IN (${w.types.map(() => '?').join(', ')}) AND received_ms >= ?)` : '(received_ms >= ?)'));
-    const args = windows.flatMap((w) => [...(w.types ?? []), w.fromMs]);
-    const stmt = this.db.prepare(`SELECT body FROM events WHERE ${clauses.join(' OR ')} ORDER BY received_ms, rowid`);
+    const args: unknown[] = windows.flatMap((w) => [...(w.types ?? []), w.fromMs]);
+    const bound = upTo === undefined ? undefined : (this.rowidStmt.get(upTo) as { rowid: number } | undefined)?.rowid;
+    const stmt = this.db.prepare(
+      `SELECT body FROM events WHERE (${clauses.join(' OR ')})${bound === undefined ? '' : ' AND rowid <= ?'} ORDER BY received_ms, rowid`,
+    );
+    if (bound !== undefined) args.push(bound);
     for (const row of stmt.iterate(...args) as IterableIterator<{ body: string }>) yield JSON.parse(row.body) as DeviceEvent;
   }
 

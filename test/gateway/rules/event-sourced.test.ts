@@ -146,4 +146,34 @@ describe('event-sourced rule state', () => {
     // Published once more by mistake it would be a fourth attempt: the rule saw it exactly once.
     expect(h.engine['states'].get('denied')!.get('w:ac-1|card:9999')).toBeUndefined();
   });
+
+  it('an event on its way is told by the order it was stored, not by its time (the wall clock stepped back)', async () => {
+    h = await new RulesHarness([{ id: 'denied', type: 'access-denied-repeat', params: { count: 3, windowMinutes: 2 } }]).start();
+    const first = await h.ingest({ deviceId: 'ac-1', type: 'access.denied', subjects: { cardNo: '9999' } });
+    await h.advance(30_000);
+    await h.ingest({ deviceId: 'ac-1', type: 'access.denied', subjects: { cardNo: '9999' } });
+    // The clock steps back 40 s; the pipeline commits the third attempt, stamped before the
+    // first, and a swap replays before it is published.
+    h.clock.set(h.clock.now() - 40_000);
+    const third: DeviceEvent = { ...first, id: newId(), receivedAt: new Date(h.clock.now()).toISOString() };
+    await h.store.writes.write(() => h!.store.events.insert(third));
+    expect(h.engine.updateRules([{ id: 'denied', type: 'access-denied-repeat', params: { count: 3, windowMinutes: 3 } }] as never)).toEqual([]);
+    expect(h.engine['states'].get('denied')!.get<unknown[]>('w:ac-1|card:9999')).toHaveLength(2);
+    h.bus.emit('event.stored', third);
+    await h.settle();
+    expect(h.raised).toHaveLength(1);
+    expect(h.raised[0]!.evidence).toEqual(expect.arrayContaining([first.id, third.id]));
+    expect(h.raised[0]!.evidence).toHaveLength(3);
+  });
+
+  it('with nothing delivered since it started, the engine replays every stored event in the window', async () => {
+    const rules = [{ id: 'denied', type: 'access-denied-repeat', params: { count: 3, windowMinutes: 2 } }];
+    h = await new RulesHarness(rules).start();
+    await h.ingest({ deviceId: 'ac-1', type: 'access.denied', subjects: { cardNo: '9999' } });
+    await h.ingest({ deviceId: 'ac-1', type: 'access.denied', subjects: { cardNo: '9999' } });
+    await h.restart();
+    // The swap right after the restart: the two stored attempts are replayed, none is "on its way".
+    expect(h.engine.updateRules([{ id: 'denied', type: 'access-denied-repeat', params: { count: 3, windowMinutes: 3 } }] as never)).toEqual([]);
+    expect(h.engine['states'].get('denied')!.get<unknown[]>('w:ac-1|card:9999')).toHaveLength(2);
+  });
 });

@@ -15,7 +15,22 @@ describe('parseReceivedAt', () => {
 
   it('anything else is left to Date.parse, including near-misses of the format', () => {
     parseReceivedAt('2026-11-02T00:41:07.123Z'); // primes the minute
-    for (const text of ['2026-11-02T00:41:0a.123Z', '2026-11-02T00:41:07.12xZ', '2026-11-02T00:41:67.123Z', '2026-11-02T08:41:07.123+08:00', '2026-11-02T00:41:07Z', 'nonsense', ''])
+    for (const text of [
+      '2026-11-02T00:41:0a.123Z',
+      '2026-11-02T00:41:07.12xZ',
+      '2026-11-02T00:41:67.123Z',
+      '2026-11-02T08:41:07.123+08:00',
+      '2026-11-02T00:41:07Z',
+      'nonsense',
+      '',
+      // The primed minute's digits with other separators, or a non-digit among them.
+      '2026-11-02 00:41:07.123Z',
+      '2026/11/02T00:41:07.123Z',
+      '2026-11-02T00-41:07.123Z',
+      '2026-11-0aT00:41:07.123Z',
+      '2026-13-02T00:41:07.123Z',
+      '2026-11-02T24:41:07.123Z',
+    ])
       expect(parseReceivedAt(text)).toEqual(Date.parse(text));
   });
 });
