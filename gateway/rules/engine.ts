@@ -42,9 +42,21 @@ interface ActiveRule {
 
 interface Route {
   rules: ActiveRule[];
-  /** Per device: the place the answer was worked out for, and the rules whose circle holds it. */
-  byDevice: Map<string, { place: DeviceEvent['place']; rules: ActiveRule[] }>;
+  /**
+   * Per device: the place the answer was worked out for, and the rules whose circle holds it,
+   * by the event's identity kind (KIND_SLOT; filled as kinds come), so that rules which declare
+   * identityKinds (watchlist hits, strangers) are not visited for every resident's passage.
+   */
+  byDevice: Map<string, { place: DeviceEvent['place']; rules: ActiveRule[]; byKind: (ActiveRule[] | undefined)[] }>;
 }
+
+/** Where an identity kind's rules sit in a route's byKind (0: events nobody was identified in). */
+function kindSlot(identity: DeviceEvent['identity']): number {
+  if (identity === undefined) return 0;
+  const kind = identity.kind;
+  return kind === 'resident' ? 1 : kind === 'unknown' ? 2 : kind === 'watchlisted' ? 3 : kind === 'visitor' ? 4 : OTHER_KIND;
+}
+const OTHER_KIND = 5;
 
 /** The engine's own bookkeeping lives in rule_state under this id. */
 const ENGINE_STATE_ID = '__engine';
@@ -401,13 +413,21 @@ export class RuleEngine implements Service {
     return route;
   }
 
-  /** The rules of the event's type whose scope admits it (schedules are checked per event). */
+  /** The rules of the event's type whose scope and identity kinds admit it (schedules are checked per event). */
   private routeFor(event: DeviceEvent): ActiveRule[] {
     const route = this.route(event.type);
-    const known = route.byDevice.get(event.deviceId);
-    if (known !== undefined && known.place === event.place) return known.rules;
-    const rules = route.rules.filter((r) => r.type.filter === 'alerts' || inScope(r.config.scope, event));
-    route.byDevice.set(event.deviceId, { place: event.place, rules });
+    let known = route.byDevice.get(event.deviceId);
+    if (known === undefined || known.place !== event.place) {
+      known = { place: event.place, rules: route.rules.filter((r) => r.type.filter === 'alerts' || inScope(r.config.scope, event)), byKind: [] };
+      route.byDevice.set(event.deviceId, known);
+    }
+    const slot = kindSlot(event.identity);
+    const byKind = known.byKind[slot];
+    if (byKind !== undefined) return byKind;
+    const kind = event.identity?.kind;
+    const rules = known.rules.filter((r) => r.identityKinds === undefined || (kind !== undefined && r.identityKinds.has(kind)));
+    // A kind this version does not know is filtered each time rather than cached under a shared slot.
+    if (slot !== OTHER_KIND) known.byKind[slot] = rules;
     return rules;
   }
 
@@ -436,8 +456,6 @@ export class RuleEngine implements Service {
     for (let i = 0; i < rules.length; i++) {
       // Fields of the ActiveRule, not of the instance: every rule type's instance has its own shape.
       const rule = rules[i]!;
-      const kinds = rule.identityKinds;
-      if (kinds !== undefined && (event.identity === undefined || !kinds.has(event.identity.kind))) continue;
       if (rule.scheduled && !inSchedule(rule.config.schedule, receivedMs)) continue;
       try {
         rule.onEvent!.call(rule.instance, event);

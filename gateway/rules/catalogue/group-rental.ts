@@ -204,20 +204,22 @@ export const groupRental = defineRule({
         if (key !== 'sweep') return;
         const now = ctx.clock.now();
         const oldest = entrySecond(now) - windowSeconds;
-        for (const [houseId, entrants] of houses) {
+        // forEach rather than for…of: no [key, value] array per entry over 20,000 houses and
+        // ~100,000 credentials (10 MB of garbage per sweep in the benchmark).
+        houses.forEach((entrants, houseId) => {
           let recent = false;
           for (let i = 2; i < entrants.length && !recent; i += STRIDE) recent = (entrants[i] as number) > oldest;
           if (!recent) houses.delete(houseId);
-        }
+        });
         const keepDays = new Set<string>();
         for (let i = 0, day = localDay(now); i < consecutiveDays; i++, day = previousDay(day)) keepDays.add(day);
         const keepNumbers = new Set([...keepDays].map(dayNumber));
         for (const byValue of credentials) {
-          for (const [value, c] of byValue) {
+          byValue.forEach((c, value) => {
             if (typeof c === 'number') {
               if (!keepNumbers.has(Math.floor(c / DAY_SCALE))) byValue.delete(value);
             } else if (!keepDays.has(c.day) && ![...(c.earlier?.keys() ?? [])].some((d) => keepDays.has(d))) byValue.delete(value);
-          }
+          });
         }
         ctx.timers.at('sweep', now + 3_600_000);
       },
