@@ -37,11 +37,21 @@ export class AlertsRepo {
       `SELECT body FROM alerts WHERE rule_id = ? AND merge_key = ? AND last_trigger_ms >= ?
          AND status NOT IN ('resolved', 'false-alarm') ORDER BY last_trigger_ms DESC LIMIT 1`,
     );
-    this.logSinceStmt = db.prepare('SELECT seq, alert_id, change, at_ms, body FROM alert_log WHERE seq > ? ORDER BY seq LIMIT ?');
+    // A merge's entry keeps no copy of the body (see save): it reads the alert's current one.
+    this.logSinceStmt = db.prepare(
+      `SELECT l.seq, l.alert_id, l.change, l.at_ms, CASE WHEN l.body = '' THEN a.body ELSE l.body END AS body
+         FROM alert_log l LEFT JOIN alerts a ON l.body = '' AND a.id = l.alert_id
+        WHERE l.seq > ? ORDER BY l.seq LIMIT ?`,
+    );
     this.lastSeqStmt = db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM alert_log');
   }
 
-  /** Saves the alert and appends to the change log; returns the log sequence number. */
+  /**
+   * Saves the alert and appends to the change log; returns the log sequence number. A merge (the
+   * same alert triggered again) logs no copy of the body: a busy door's alert merges dozens of
+   * times, each body a few KB with its evidence, and the log's readers (the console's live stream)
+   * want the alert as it is now, which the alerts row holds. Raises and status changes keep theirs.
+   */
   save(alert: Alert, change: string): number {
     const body = JSON.stringify(alert);
     this.upsertStmt.run({
@@ -56,7 +66,7 @@ export class AlertsRepo {
       lastTriggerMs: Date.parse(alert.lastTriggeredAt),
       body,
     });
-    return Number(this.logStmt.run(alert.id, change, Date.parse(alert.updatedAt), body).lastInsertRowid);
+    return Number(this.logStmt.run(alert.id, change, Date.parse(alert.updatedAt), change === 'merged' ? '' : body).lastInsertRowid);
   }
 
   get(id: string): Alert | undefined {
@@ -87,14 +97,16 @@ export class AlertsRepo {
     return (this.db.prepare(sql).all(...args) as { body: string }[]).map((r) => JSON.parse(r.body) as Alert);
   }
 
+  /** Changes after `seq`, in order; a merge's entry carries the alert as it is now. */
   logSince(seq: number, limit = 500): AlertLogEntry[] {
-    return (this.logSinceStmt.all(seq, limit) as { seq: number; alert_id: string; change: string; at_ms: number; body: string }[]).map((r) => ({
-      seq: r.seq,
-      alertId: r.alert_id,
-      change: r.change,
-      atMs: r.at_ms,
-      alert: JSON.parse(r.body) as Alert,
-    }));
+    const rows = this.logSinceStmt.all(seq, limit) as { seq: number; alert_id: string; change: string; at_ms: number; body: string | null }[];
+    const entries: AlertLogEntry[] = [];
+    for (const r of rows) {
+      // Alerts are never deleted; a merge whose alert row is missing has nothing to show.
+      if (r.body === null) continue;
+      entries.push({ seq: r.seq, alertId: r.alert_id, change: r.change, atMs: r.at_ms, alert: JSON.parse(r.body) as Alert });
+    }
+    return entries;
   }
 
   lastSeq(): number {
