@@ -171,11 +171,13 @@ export const groupRental = defineRule({
       if (uses !== perDayUses + 1) return;
       const credential = KIND_PREFIX[kind] + value;
       const earlier = saved.earlier;
-      const usesOn = (day: string) => (day === today ? uses : (earlier?.get(day) ?? 0));
       const streak: string[] = [];
+      // A loop rather than a helper closure: one capturing today, uses and earlier would make V8
+      // allocate a context for them on every counted passage, not only on this rare path.
       for (let i = 0, day = today; i < consecutiveDays; i++, day = previousDay(day)) {
-        if (usesOn(day) <= perDayUses) return;
-        streak.push(`${day.slice(5)}: ${usesOn(day)} 次`);
+        const usesThatDay = day === today ? uses : (earlier?.get(day) ?? 0);
+        if (usesThatDay <= perDayUses) return;
+        streak.push(`${day.slice(5)}: ${usesThatDay} 次`);
       }
       const days: Record<string, number> = {};
       for (const [d, n] of earlier ?? []) if (n > 0) days[d] = n;
