@@ -19,6 +19,16 @@ afterEach(async () => {
 
 const rowsOf = (store: Store, ruleId: string) => [...store.ruleState.all(ruleId).keys()].sort();
 
+/** What the pipeline does before it publishes an event: the event is stored, not yet on the bus. */
+async function storeUnpublished(h: RulesHarness, like: DeviceEvent): Promise<DeviceEvent> {
+  const event: DeviceEvent = { ...like, id: newId(), receivedAt: new Date(h.clock.now()).toISOString() };
+  await h.store.writes.write(() => h.store.events.insert(event));
+  return event;
+}
+/** A hot swap of the repeated-denial rule (a longer window): its window is replayed from the store. */
+const swapDenied = (h: RulesHarness) => h.engine.updateRules([{ id: 'denied', type: 'access-denied-repeat', params: { count: 3, windowMinutes: 3 } }] as never);
+const deniedWindow = (h: RulesHarness) => h.engine['states'].get('denied')!.get<unknown[]>('w:ac-1|card:9999');
+
 describe('event-sourced rule state', () => {
   it('windows and counters write no rule_state rows; only durable timers are stored', async () => {
     h = await new RulesHarness([
@@ -135,16 +145,15 @@ describe('event-sourced rule state', () => {
     const first = await h.ingest({ deviceId: 'ac-1', type: 'access.denied', subjects: { cardNo: '9999' } });
     await h.ingest({ deviceId: 'ac-1', type: 'access.denied', subjects: { cardNo: '9999' } });
     // The pipeline has committed the third attempt; its publish is still ahead when the swap replays.
-    const third: DeviceEvent = { ...first, id: newId(), receivedAt: new Date(h.clock.now()).toISOString() };
-    await h.store.writes.write(() => h!.store.events.insert(third));
-    expect(h.engine.updateRules([{ id: 'denied', type: 'access-denied-repeat', params: { count: 3, windowMinutes: 3 } }] as never)).toEqual([]);
-    expect(h.engine['states'].get('denied')!.get<unknown[]>('w:ac-1|card:9999')).toHaveLength(2);
+    const third = await storeUnpublished(h, first);
+    expect(swapDenied(h)).toEqual([]);
+    expect(deniedWindow(h)).toHaveLength(2);
     h.bus.emit('event.stored', third);
     await h.settle();
     expect(h.raised).toHaveLength(1);
     expect(h.raised[0]!.evidence).toEqual([first.id, expect.any(String), third.id]);
     // Published once more by mistake it would be a fourth attempt: the rule saw it exactly once.
-    expect(h.engine['states'].get('denied')!.get('w:ac-1|card:9999')).toBeUndefined();
+    expect(deniedWindow(h)).toBeUndefined();
   });
 
   it('an event on its way is told by the order it was stored, not by its time (the wall clock stepped back)', async () => {
@@ -155,10 +164,9 @@ describe('event-sourced rule state', () => {
     // The clock steps back 40 s; the pipeline commits the third attempt, stamped before the
     // first, and a swap replays before it is published.
     h.clock.set(h.clock.now() - 40_000);
-    const third: DeviceEvent = { ...first, id: newId(), receivedAt: new Date(h.clock.now()).toISOString() };
-    await h.store.writes.write(() => h!.store.events.insert(third));
-    expect(h.engine.updateRules([{ id: 'denied', type: 'access-denied-repeat', params: { count: 3, windowMinutes: 3 } }] as never)).toEqual([]);
-    expect(h.engine['states'].get('denied')!.get<unknown[]>('w:ac-1|card:9999')).toHaveLength(2);
+    const third = await storeUnpublished(h, first);
+    expect(swapDenied(h)).toEqual([]);
+    expect(deniedWindow(h)).toHaveLength(2);
     h.bus.emit('event.stored', third);
     await h.settle();
     expect(h.raised).toHaveLength(1);
@@ -173,7 +181,7 @@ describe('event-sourced rule state', () => {
     await h.ingest({ deviceId: 'ac-1', type: 'access.denied', subjects: { cardNo: '9999' } });
     await h.restart();
     // The swap right after the restart: the two stored attempts are replayed, none is "on its way".
-    expect(h.engine.updateRules([{ id: 'denied', type: 'access-denied-repeat', params: { count: 3, windowMinutes: 3 } }] as never)).toEqual([]);
-    expect(h.engine['states'].get('denied')!.get<unknown[]>('w:ac-1|card:9999')).toHaveLength(2);
+    expect(swapDenied(h)).toEqual([]);
+    expect(deniedWindow(h)).toHaveLength(2);
   });
 });

@@ -161,29 +161,22 @@ describe('tailgating (尾随进入)', () => {
     h = await new RulesHarness(rules).start();
     // Swipe, then the camera counts the person 1.2 s later; a passage every 1.9 s, so that a
     // judgement's window (10 s and the grace before it) begins between a swipe and its passer.
-    for (let i = 0; i < 120; i++) {
-      await h.ingest(swipe(String(3000 + i)));
-      await h.advance(1200);
-      await h.ingest(passed(1));
-      await h.advance(700);
-    }
+    const passages = async (n: number, firstCard: number) => {
+      for (let i = 0; i < n; i++) {
+        await h!.ingest(swipe(String(firstCard + i)));
+        await h!.advance(1200);
+        await h!.ingest(passed(1));
+        await h!.advance(700);
+      }
+    };
+    await passages(120, 3000);
     await h.advance(30_000);
     expect(h.raised).toHaveLength(0);
     // One passer without a swipe among them is one alert, naming that passage.
-    for (let i = 0; i < 5; i++) {
-      await h.ingest(swipe(String(4000 + i)));
-      await h.advance(1200);
-      await h.ingest(passed(1));
-      await h.advance(700);
-    }
+    await passages(5, 4000);
     const sneak = await h.ingest(passed(1));
     await h.advance(1900);
-    for (let i = 0; i < 5; i++) {
-      await h.ingest(swipe(String(5000 + i)));
-      await h.advance(1200);
-      await h.ingest(passed(1));
-      await h.advance(700);
-    }
+    await passages(5, 5000);
     await h.advance(30_000);
     // The sneak took the next passer's swipe (reported within its grace); that passer, whose swipe
     // came first, took it back, so the sneak is the one left without and named in the evidence.
