@@ -28,6 +28,14 @@ async function storeUnpublished(h: RulesHarness, like: DeviceEvent): Promise<Dev
 /** A hot swap of the repeated-denial rule (a longer window): its window is replayed from the store. */
 const swapDenied = (h: RulesHarness) => h.engine.updateRules([{ id: 'denied', type: 'access-denied-repeat', params: { count: 3, windowMinutes: 3 } }] as never);
 const deniedWindow = (h: RulesHarness) => h.engine['states'].get('denied')!.get<unknown[]>('w:ac-1|card:9999');
+/** The swap replays the two delivered attempts only; the third, published after it, then raises. */
+async function swapWhileOnItsWay(h: RulesHarness, third: DeviceEvent): Promise<void> {
+  expect(swapDenied(h)).toEqual([]);
+  expect(deniedWindow(h)).toHaveLength(2);
+  h.bus.emit('event.stored', third);
+  await h.settle();
+  expect(h.raised).toHaveLength(1);
+}
 
 describe('event-sourced rule state', () => {
   it('windows and counters write no rule_state rows; only durable timers are stored', async () => {
@@ -146,11 +154,7 @@ describe('event-sourced rule state', () => {
     await h.ingest({ deviceId: 'ac-1', type: 'access.denied', subjects: { cardNo: '9999' } });
     // The pipeline has committed the third attempt; its publish is still ahead when the swap replays.
     const third = await storeUnpublished(h, first);
-    expect(swapDenied(h)).toEqual([]);
-    expect(deniedWindow(h)).toHaveLength(2);
-    h.bus.emit('event.stored', third);
-    await h.settle();
-    expect(h.raised).toHaveLength(1);
+    await swapWhileOnItsWay(h, third);
     expect(h.raised[0]!.evidence).toEqual([first.id, expect.any(String), third.id]);
     // Published once more by mistake it would be a fourth attempt: the rule saw it exactly once.
     expect(deniedWindow(h)).toBeUndefined();
@@ -165,11 +169,7 @@ describe('event-sourced rule state', () => {
     // first, and a swap replays before it is published.
     h.clock.set(h.clock.now() - 40_000);
     const third = await storeUnpublished(h, first);
-    expect(swapDenied(h)).toEqual([]);
-    expect(deniedWindow(h)).toHaveLength(2);
-    h.bus.emit('event.stored', third);
-    await h.settle();
-    expect(h.raised).toHaveLength(1);
+    await swapWhileOnItsWay(h, third);
     expect(h.raised[0]!.evidence).toEqual(expect.arrayContaining([first.id, third.id]));
     expect(h.raised[0]!.evidence).toHaveLength(3);
   });
