@@ -41,10 +41,10 @@ export class FakeClock implements Clock {
    * Pending timers as a binary heap by (due time, order set), so that advance() finds the next
    * one without reading every timer: a benchmark stepping the clock per event would otherwise
    * charge the code under test for scans (and the entry arrays they allocated) that real timers
-   * never cost. A cleared timer is only marked, and dropped when it reaches the top.
+   * never cost. A cleared timer is only marked (its handle is the timer itself), and dropped
+   * when it reaches the top.
    */
   private heap: FakeTimer[] = [];
-  private pending = new Map<number, FakeTimer>();
   private elapsed = 0;
   constructor(private current = Date.parse('2026-11-01T08:00:00+08:00')) {}
 
@@ -59,16 +59,12 @@ export class FakeClock implements Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = nextTimerId++;
     const timer: FakeTimer = { at: this.elapsed + Math.max(0, ms), id, fn, cleared: false };
-    this.pending.set(id, timer);
     this.push(timer);
-    return { id };
+    return timer;
   }
 
   clearTimeout(handle: TimerHandle): void {
-    const timer = this.pending.get(handle.id);
-    if (!timer) return;
-    timer.cleared = true;
-    this.pending.delete(handle.id);
+    (handle as FakeTimer).cleared = true;
   }
 
   /** Moves time forward, firing every timer that falls due on the way, earliest first. */
@@ -78,7 +74,6 @@ export class FakeClock implements Clock {
     while (heap.length > 0 && heap[0]!.at <= target) {
       const timer = this.pop();
       if (timer.cleared) continue;
-      this.pending.delete(timer.id);
       this.current += timer.at - this.elapsed;
       this.elapsed = timer.at;
       timer.fn();

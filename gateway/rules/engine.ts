@@ -44,7 +44,7 @@ interface Route {
   rules: ActiveRule[];
   /**
    * Per device: the place the answer was worked out for, and the rules whose circle holds it,
-   * by the event's identity kind (KIND_SLOT; filled as kinds come), so that rules which declare
+   * by the event's identity kind (kindSlot; filled as kinds come), so that rules which declare
    * identityKinds (watchlist hits, strangers) are not visited for every resident's passage.
    */
   byDevice: Map<string, DeviceRoute>;
