@@ -29,6 +29,14 @@ interface Door {
   next: number;
   /** Index in passes from which passages may still be unmatched (matching goes in time order). */
   matchNext: number;
+  /**
+   * Index in grants before which (from grantsFrom) no opening is FREE: openings only ever leave
+   * FREE, so the search for a free one starts here rather than at the window's start, which at a
+   * busy gate holds dozens of openings taken already.
+   */
+  freeFrom: number;
+  /** The latest passage left with a passer without an opening (-Infinity if none): most judgements find none after their bound, and stop there. */
+  unmatchedAt: number;
   /** When the last judgement was made: it judged every passage up to then (on disk: the last one that raised an alert). */
   judgedTo: number;
   /** Openings and passers at or before this instant were accounted for by an alert. */
@@ -120,7 +128,7 @@ export const tailgating = defineRule({
       let door = doors.get(keptKey);
       if (!door) {
         const [judgedTo, countedTo] = ctx.state.get<[number, number]>(keptKey) ?? [0, 0];
-        door = { keptKey, grants: [], grantsFrom: 0, passes: [], passesFrom: 0, next: 0, matchNext: 0, judgedTo, countedTo, cameraId: event.deviceId, place: event.place, codes: event.codes };
+        door = { keptKey, grants: [], grantsFrom: 0, passes: [], passesFrom: 0, next: 0, matchNext: 0, freeFrom: 0, unmatchedAt: -Infinity, judgedTo, countedTo, cameraId: event.deviceId, place: event.place, codes: event.codes };
         doors.set(keptKey, door);
       }
       byDevice.set(event.deviceId, { place: event.place, door });
@@ -146,21 +154,25 @@ export const tailgating = defineRule({
         const ms = pass[0];
         let need = pass[2];
         const lo = firstAfter(grants, ms - windowMs, door.grantsFrom, true);
-        for (let i = lo; i < grants.length && need > 0 && grants[i]![0] <= ms; i++) {
+        for (let i = Math.max(lo, door.freeFrom); i < grants.length && need > 0 && grants[i]![0] <= ms; i++) {
           const grant = grants[i]!;
           if (grant[2] === FREE) (grant[2] = BEFORE), (grant[3] = pass), need--;
         }
         for (let i = lo; i < grants.length && need > 0 && grants[i]![0] <= ms; i++) {
           const grant = grants[i]!;
           if (grant[2] !== LATE) continue;
-          grant[3]![3]++;
+          const earlier = grant[3]!;
+          earlier[3]++;
+          door.unmatchedAt = Math.max(door.unmatchedAt, earlier[0]);
           (grant[2] = BEFORE), (grant[3] = pass), need--;
         }
         for (let i = firstAfter(grants, ms, lo); i < grants.length && need > 0 && grants[i]![0] <= ms + graceMs; i++) {
           const grant = grants[i]!;
           if (grant[2] === FREE) (grant[2] = LATE), (grant[3] = pass), need--;
         }
+        while (door.freeFrom < grants.length && grants[door.freeFrom]![2] !== FREE) door.freeFrom++;
         pass[3] = need;
+        if (need > 0) door.unmatchedAt = Math.max(door.unmatchedAt, ms);
       }
     };
 
@@ -171,22 +183,24 @@ export const tailgating = defineRule({
      */
     const judge = (door: Door, upTo: number, dueMs: number): boolean => {
       matchUpTo(door, upTo);
-      // The window is [from, dueMs]: found by binary search, as a busy gate holds dozens of entries.
-      const from = Math.max(dueMs - windowMs - graceMs, door.countedTo + 1);
-      const { grants, passes } = door;
-      const grantsLo = firstAfter(grants, from, door.grantsFrom, true);
-      const grantsHi = firstAfter(grants, dueMs, grantsLo);
-      const passesLo = firstAfter(passes, from, door.passesFrom, true);
-      const passesHi = firstAfter(passes, dueMs, passesLo);
-      const openings = grantsHi - grantsLo;
-      let passers = 0;
-      for (let i = passesLo; i < passesHi; i++) passers += passes[i]![2];
       // Passers left without an opening, not yet accounted for by an alert. A window and the grace
       // back: a passer whose late-reported swipe was taken back by the next passer stays counted.
-      const unmatchedLo = firstAfter(passes, Math.max(upTo - windowMs - graceMs, door.countedTo + 1), door.passesFrom, true);
+      const unmatchedFrom = Math.max(upTo - windowMs - graceMs, door.countedTo + 1);
+      if (door.unmatchedAt < unmatchedFrom) return false;
+      const { grants, passes } = door;
+      const unmatchedLo = firstAfter(passes, unmatchedFrom, door.passesFrom, true);
       let unmatched = 0;
       for (let i = unmatchedLo; i < passes.length && passes[i]![0] <= upTo; i++) if (passes[i]![3] > 0) unmatched += passes[i]![3];
       if (unmatched >= minExcess) {
+        // The window is [from, dueMs]: found by binary search, as a busy gate holds dozens of entries.
+        const from = Math.max(dueMs - windowMs - graceMs, door.countedTo + 1);
+        const grantsLo = firstAfter(grants, from, door.grantsFrom, true);
+        const grantsHi = firstAfter(grants, dueMs, grantsLo);
+        const passesLo = firstAfter(passes, from, door.passesFrom, true);
+        const passesHi = firstAfter(passes, dueMs, passesLo);
+        const openings = grantsHi - grantsLo;
+        let passers = 0;
+        for (let i = passesLo; i < passesHi; i++) passers += passes[i]![2];
         // Most judgements find no excess: the evidence list is made only for an alert. The
         // window's openings and passages; first, any passer without an opening from before it.
         const before = passes.slice(unmatchedLo, passesLo).filter((pass) => pass[3] > 0);
@@ -252,14 +266,18 @@ export const tailgating = defineRule({
         // Entries from now - keepMs on are still needed (a judgement due a window ago looks back a window and the grace).
         const cutoff = now - keepMs - 1;
         door.grantsFrom = firstAfter(door.grants, cutoff, door.grantsFrom);
-        door.grantsFrom -= compact(door.grants, door.grantsFrom);
+        const grantsDropped = compact(door.grants, door.grantsFrom);
+        door.grantsFrom -= grantsDropped;
+        door.freeFrom = Math.max(door.grantsFrom, door.freeFrom - grantsDropped);
         door.passesFrom = firstAfter(door.passes, cutoff, door.passesFrom);
         const dropped = compact(door.passes, door.passesFrom);
         door.passesFrom -= dropped;
         door.next = Math.max(door.passesFrom, door.next - dropped);
         door.matchNext = Math.max(door.passesFrom, door.matchNext - dropped);
-        if (isGrant) insertInOrder(door.grants, [now, event.id, FREE, null], door.grantsFrom);
-        else {
+        if (isGrant) {
+          const at = insertInOrder(door.grants, [now, event.id, FREE, null], door.grantsFrom);
+          if (at < door.freeFrom) door.freeFrom = at;
+        } else {
           const count = Number(event.payload.count ?? 1);
           const at = insertInOrder(door.passes, [now, event.id, Number.isInteger(count) && count > 0 && count < 1000 ? count : 1, -1], door.passesFrom);
           // Behind a passage already judged only after a step back of the clock: judged with the next ones.

@@ -197,6 +197,21 @@ describe('tailgating (尾随进入)', () => {
     expect(h.raised).toHaveLength(0);
   });
 
+  it('a swipe stamped before openings already taken is still free for the passer behind it', async () => {
+    h = await new RulesHarness(rules).start();
+    const t = h.clock.now();
+    await h.ingest(swipe());
+    await h.advance(500);
+    await h.ingest(passed(1)); // takes the swipe at t
+    await h.advance(5000); // judged up to t + 0.5 s: nothing
+    h.clock.set(t - 1000);
+    await h.ingest(swipe('1002')); // stamped before the taken swipe, inserted behind it
+    await h.advance(2000);
+    await h.ingest(passed(1)); // stamped t + 1 s: the swipe at t - 1 s is its opening
+    await h.advance(25_000);
+    expect(h.raised).toHaveLength(0);
+  });
+
   it('outside the scope nothing is judged', async () => {
     h = await new RulesHarness([{ ...rules[0], scope: { gates: ['gate-3'] } }]).start();
     await h.ingest(passed(3));
