@@ -97,6 +97,26 @@ export class WriteQueue implements SharedQueue {
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
+type BatchRun = (items: readonly unknown[], run: (item: unknown) => unknown, beforeCommit?: () => void) => Outcome<unknown>[];
+const batchTransactions = new WeakMap<Database, BatchRun>();
+
+/**
+ * The batch's transaction function, made once per connection: better-sqlite3 builds four wrapped
+ * functions with their properties on every db.transaction() call, a cost paid per commit.
+ */
+function batchTransaction(db: Database): BatchRun {
+  let tx = batchTransactions.get(db);
+  if (!tx) {
+    tx = db.transaction((items: readonly unknown[], run: (item: unknown) => unknown, beforeCommit?: () => void) => {
+      const all = items.map((item): Outcome<unknown> => ({ ok: true, value: run(item) }));
+      beforeCommit?.();
+      return all;
+    });
+    batchTransactions.set(db, tx);
+  }
+  return tx;
+}
+
 /**
  * Group commit of a batch, shared by the main connection's queue and the event writer thread:
  * every item in one transaction (`beforeCommit` runs last inside it, e.g. the outbox quota).
@@ -106,11 +126,7 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
  */
 export function commitBatch<I, T>(db: Database, items: readonly I[], run: (item: I) => T, beforeCommit?: () => void): { committed: boolean; outcomes: Outcome<T>[] } {
   try {
-    const outcomes = db.transaction(() => {
-      const all = items.map((item): Outcome<T> => ({ ok: true, value: run(item) }));
-      beforeCommit?.();
-      return all;
-    })();
+    const outcomes = batchTransaction(db)(items, run as (item: unknown) => unknown, beforeCommit) as Outcome<T>[];
     return { committed: true, outcomes };
   } catch {
     try {
