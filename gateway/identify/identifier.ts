@@ -183,7 +183,8 @@ export class Identifier {
     if (plate !== undefined && (better = bestEntry(watch.plate.get(plate), nowMs, best)) !== best) [best, bestBy] = [better, 'plate'];
     if (face !== undefined && (better = bestEntry(watch.face.get(face), nowMs, best)) !== best) [best, bestBy] = [better, 'face'];
     if (personRef !== undefined && (better = bestEntry(watch.person.get(personRef), nowMs, best)) !== best) [best, bestBy] = [better, 'person'];
-    if (person && (better = bestEntry(watch.person.get(person.id), nowMs, best)) !== best) [best, bestBy] = [better, 'person'];
+    // Skipped when no person is watched: hashing the id would read one more string per event.
+    if (person && watch.person.size !== 0 && (better = bestEntry(watch.person.get(person.id), nowMs, best)) !== best) [best, bestBy] = [better, 'person'];
     if (best) {
       const identity: Identity = { kind: 'watchlisted', matchedBy: bestBy, watch: { entryId: best.id, level: best.level, reason: best.reason } };
       if (person) Object.assign(identity, { personId: person.id, name: person.name, houseIds: person.houses });
