@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
+import { inTransaction } from './write-queue.ts';
 
 /** Priority classes: lower goes first. Order is kept within a class (by seq). */
 export const OUTBOX_CLASSES = { alert: 0, 'alert-update': 1, event: 2, telemetry: 3 } as const;
@@ -250,9 +251,9 @@ export class OutboxRepo {
 
   /** Removes rows once the platform acknowledged the envelope that carried them. */
   remove(seqs: number[]): void {
-    this.db.transaction(() => {
+    inTransaction(this.db, () => {
       for (const seq of seqs) this.deleteStmt.run(seq);
-    })();
+    });
   }
 
   /**
