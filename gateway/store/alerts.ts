@@ -24,6 +24,7 @@ export class AlertsRepo {
   private openByMergeStmt: Statement;
   private logSinceStmt: Statement;
   private lastSeqStmt: Statement;
+  private deleteLogStmt: Statement;
 
   constructor(private readonly db: Database) {
     this.upsertStmt = db.prepare(`
@@ -44,6 +45,7 @@ export class AlertsRepo {
         WHERE l.seq > ? ORDER BY l.seq LIMIT ?`,
     );
     this.lastSeqStmt = db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM alert_log');
+    this.deleteLogStmt = db.prepare('DELETE FROM alert_log WHERE seq IN (SELECT seq FROM alert_log WHERE at_ms < ? ORDER BY seq LIMIT ?)');
   }
 
   /**
@@ -107,6 +109,15 @@ export class AlertsRepo {
       entries.push({ seq: r.seq, alertId: r.alert_id, change: r.change, atMs: r.at_ms, alert: JSON.parse(r.body) as Alert });
     }
     return entries;
+  }
+
+  /**
+   * Deletes up to `limit` change-log entries older than `beforeMs`, oldest first; returns how many.
+   * The log is what the console's stream replays on resume, and a raise or status change keeps a
+   * copy of the alert (names, places) there; the alerts row keeps the alert as it is now.
+   */
+  deleteLogBefore(beforeMs: number, limit: number): number {
+    return this.deleteLogStmt.run(beforeMs, limit).changes;
   }
 
   lastSeq(): number {

@@ -1,3 +1,4 @@
+import type { Database } from 'better-sqlite3';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
@@ -20,7 +21,9 @@ export interface RetentionFloor {
  * rules that rebuild their state from stored events at start (group rental, frequent stranger,
  * repeated denials) need their lookback kept: the retention is never shorter than the longest
  * one, whatever the configuration says. Alerts keep their own message and details; only the
- * evidence events of alerts older than the retention are gone.
+ * evidence events of alerts older than the retention are gone. The alerts' change log (the
+ * console stream's replay, with a copy of each alert at its raise and status changes) goes after
+ * the same time.
  */
 export class EventRetention implements Service {
   readonly name = 'event-retention';
@@ -79,19 +82,27 @@ export class EventRetention implements Service {
       );
     }
     const cutoff = clock.now() - ms;
+    const deleted = await this.inChunks((db) => {
+      const n = db.prepare('DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE received_ms < ? ORDER BY received_ms LIMIT ?)').run(cutoff, CHUNK).changes;
+      metrics.eventsExpired.inc(n);
+      return n;
+    });
+    if (deleted > 0) log.info({ deleted, before: new Date(cutoff).toISOString() }, `deleted ${deleted} events older than the retention`);
+    const entries = await this.inChunks(() => store.alerts.deleteLogBefore(cutoff, CHUNK));
+    if (entries > 0) log.info({ entries, before: new Date(cutoff).toISOString() }, `deleted ${entries} alert change-log entries older than the retention`);
+    return deleted;
+  }
+
+  /** Runs `deleteChunk` through the write queue until it deletes less than a chunk; the total. */
+  private async inChunks(deleteChunk: (db: Database) => number): Promise<number> {
     let deleted = 0;
     for (;;) {
-      const n = await store.writes.write((db) =>
-        db.prepare('DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE received_ms < ? ORDER BY received_ms LIMIT ?)').run(cutoff, CHUNK).changes,
-      );
+      const n = await this.deps.store.writes.write(deleteChunk);
       deleted += n;
-      metrics.eventsExpired.inc(n);
-      if (n < CHUNK) break;
+      if (n < CHUNK) return deleted;
       // Let device traffic through between chunks.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    if (deleted > 0) log.info({ deleted, before: new Date(cutoff).toISOString() }, `deleted ${deleted} events older than the retention`);
-    return deleted;
   }
 
   private schedule(delayMs: number): void {

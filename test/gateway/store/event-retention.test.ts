@@ -6,7 +6,7 @@ import { FakeClock } from '../../../gateway/core/clock.ts';
 import { newId } from '../../../gateway/core/ids.ts';
 import { silentLogger } from '../../../gateway/core/logger.ts';
 import { Metrics } from '../../../gateway/core/metrics.ts';
-import type { DeviceEvent } from '../../../gateway/core/model.ts';
+import type { Alert, DeviceEvent } from '../../../gateway/core/model.ts';
 import { RULE_CATALOGUE } from '../../../gateway/rules/catalogue/index.ts';
 import { longestLookback } from '../../../gateway/rules/lookback.ts';
 import type { ResolvedRule } from '../../../gateway/rules/rule-types.ts';
@@ -59,6 +59,24 @@ describe('event retention', () => {
     expect(ages(store, clock)).toEqual([8, 6, 2, 0]);
     await service.sweep();
     expect(warnings).toEqual(['events are kept 8 days, not 1: rule group-rental looks back that far']);
+    store.close();
+  });
+
+  it('deletes the alerts\' change-log entries older than the retention; the alerts stay', async () => {
+    const clock = new FakeClock();
+    const store = storeWithEvents(clock, []);
+    const at = (ageDays: number) => new Date(clock.now() - ageDays * DAY).toISOString();
+    store.db.transaction(() => {
+      for (const [i, age] of [45, 31, 29, 1].entries()) {
+        const raised = at(age);
+        const alert = { id: `a${i}`, ruleId: 'door-forced-0', ruleType: 'door-forced', severity: 'high', category: 'property', status: 'new', raisedAt: raised, updatedAt: raised, codes: {}, place: { label: '1号门' }, deviceId: 'ac-1', subject: null, message: '1号门 门被强行打开', details: {}, evidence: [], mergeKey: 'ac-1', occurrences: 1, lastTriggeredAt: raised, transitions: [] };
+        store.alerts.save(alert as unknown as Alert, 'raised');
+      }
+    })();
+    const { service } = retention(store, clock, 30);
+    await service.sweep();
+    expect(store.alerts.logSince(0).map((entry) => entry.alertId)).toEqual(['a2', 'a3']);
+    expect(store.alerts.list({ limit: 10 })).toHaveLength(4);
     store.close();
   });
 
