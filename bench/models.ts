@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import ort from 'onnxruntime-node';
+import ort from '../models/onnxruntime.ts';
 import { join } from 'node:path';
 import { availableParallelism, loadavg } from 'node:os';
 import sharp from 'sharp';

@@ -1,4 +1,4 @@
-import ort from 'onnxruntime-node';
+import ort from './onnxruntime.ts';
 import { invertAffine, letterboxInto, letterboxShrink, similarityTransform, warpAffine, type Affine, type Box, type Point, type RgbImage } from './image.ts';
 import type { LoadedModel } from './registry.ts';
 

@@ -1,4 +1,4 @@
-import ort from 'onnxruntime-node';
+import ort from './onnxruntime.ts';
 import type { Store } from '../gateway/store/store.ts';
 import type { RgbImage } from './image.ts';
 import type { LoadedModel } from './registry.ts';

@@ -1,4 +1,4 @@
-import ort from 'onnxruntime-node';
+import ort from './onnxruntime.ts';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../gateway/core/worker-thread.ts';
 import type { GraphRewrite, RewriteStats } from './graph-rewrite.ts';

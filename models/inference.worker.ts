@@ -1,6 +1,6 @@
 // An inference thread's entry (started by WorkerSession through core/worker-boot.mjs): one ONNX
 // session, run requests answered in order.
-import ort from 'onnxruntime-node';
+import ort from './onnxruntime.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InferenceReply, InferenceRequest, InferenceWorkerData } from './inference.ts';
 import { fromWire, movableBuffers, toWire } from './wire-tensor.ts';

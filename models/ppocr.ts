@@ -1,5 +1,5 @@
 import ClipperLib from 'clipper-lib';
-import ort from 'onnxruntime-node';
+import ort from './onnxruntime.ts';
 import { resizeExact, type Affine, type Point, type RgbImage } from './image.ts';
 import type { LoadedModel } from './registry.ts';
 

@@ -1,10 +1,10 @@
-import ort from 'onnxruntime-node';
+import ort from './onnxruntime.ts';
 import type { Logger } from '../gateway/core/logger.ts';
 import type { Service } from '../gateway/core/service.ts';
 import { WorkerSession } from './inference.ts';
 import { ModelFileError, readVerified, type ModelManifest, type TensorSpec } from './manifest.ts';
 
-export type { InferenceSession, Tensor } from 'onnxruntime-node';
+export type { InferenceSession, Tensor } from './onnxruntime.ts';
 
 export interface LoadedModel {
   manifest: ModelManifest;

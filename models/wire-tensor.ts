@@ -1,4 +1,4 @@
-import ort from 'onnxruntime-node';
+import ort from './onnxruntime.ts';
 
 /** A tensor as it crosses the thread boundary: plain data, no class. */
 export interface WireTensor {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
-import ort from 'onnxruntime-node';
+import ort from '../../models/onnxruntime.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rewritePaddleElementwise } from '../../models/graph-rewrite.ts';
 import { decodeImage } from '../../models/image.ts';

@@ -1,4 +1,4 @@
-import ort from 'onnxruntime-node';
+import ort from '../../models/onnxruntime.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerSession } from '../../models/inference.ts';
 import { BLAZEFACE_BACK, readVerified } from '../../models/manifest.ts';
