@@ -58,9 +58,9 @@ describe('ONNX Runtime telemetry', () => {
         if (entry.isDirectory()) {
           if (entry.name !== 'node_modules' && !entry.name.startsWith('.')) scan(path);
         } else if (/\.(ts|mts|js|mjs)$/.test(entry.name) && path !== join(root, 'models/onnxruntime.ts')) {
-          // Type-only imports load nothing; any other import or require of the package does.
+          // Type-only imports and re-exports load nothing; any other import, re-export or require does.
           const text = readFileSync(path, 'utf8');
-          if (/(?:^|\n)\s*(?:import(?!\s+type\b)[^;]*?from\s*|import\s*\(\s*|require\s*\(\s*)['"]onnxruntime-node['"]/.test(text)) offenders.push(relative(root, path));
+          if (/(?:^|\n)\s*(?:(?:import|export)(?!\s+type\b)[^;]*?from\s*|import\s*\(\s*|require\s*\(\s*)['"]onnxruntime-node['"]/.test(text)) offenders.push(relative(root, path));
         }
       }
     };
