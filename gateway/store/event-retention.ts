@@ -1,4 +1,3 @@
-import type { Database } from 'better-sqlite3';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
@@ -82,8 +81,8 @@ export class EventRetention implements Service {
       );
     }
     const cutoff = clock.now() - ms;
-    const deleted = await this.inChunks((db) => {
-      const n = db.prepare('DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE received_ms < ? ORDER BY received_ms LIMIT ?)').run(cutoff, CHUNK).changes;
+    const deleted = await this.inChunks(() => {
+      const n = store.events.deleteBefore(cutoff, CHUNK);
       metrics.eventsExpired.inc(n);
       return n;
     });
@@ -94,7 +93,7 @@ export class EventRetention implements Service {
   }
 
   /** Runs `deleteChunk` through the write queue until it deletes less than a chunk; the total. */
-  private async inChunks(deleteChunk: (db: Database) => number): Promise<number> {
+  private async inChunks(deleteChunk: () => number): Promise<number> {
     let deleted = 0;
     for (;;) {
       const n = await this.deps.store.writes.write(deleteChunk);

@@ -34,12 +34,19 @@ export function eventRow(event: DeviceEvent, json: string = JSON.stringify(event
 export class EventsRepo {
   private insertStmt: Statement;
   private getStmt: Statement;
+  private deleteBeforeStmt: Statement;
 
   constructor(private readonly db: Database) {
     this.insertStmt = db.prepare(
       'INSERT INTO events (id, device_id, type, device_time, received_ms, subject_key, identity_kind, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.getStmt = db.prepare('SELECT body FROM events WHERE id = ?');
+    this.deleteBeforeStmt = db.prepare('DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE received_ms < ? ORDER BY received_ms LIMIT ?)');
+  }
+
+  /** Deletes up to `limit` events received before `beforeMs`, oldest first; returns how many (retention). */
+  deleteBefore(beforeMs: number, limit: number): number {
+    return this.deleteBeforeStmt.run(beforeMs, limit).changes;
   }
 
   /** `json` is the event serialised, when the caller has it already. */
