@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../../config/schema/index.ts';
 import type { Identity, SubjectRefs, WatchLevel } from '../core/model.ts';
 import { normalizeCredential, normalizePlate, type CredentialType, type PersonRecord, type RegistryRepo, type WatchRecord } from '../store/registry.ts';
+import { RegistryIdentity, type RegistrySlots } from './registry-identity.ts';
 
 /** A feature vector → the enrolled face id it matches at the configured threshold, or null. */
 export type FaceMatcher = (feature: readonly number[]) => string | null;
@@ -8,6 +9,66 @@ export type FaceMatcher = (feature: readonly number[]) => string | null;
 const LEVEL_RANK: Record<WatchLevel, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
 const NO_WATCH: Record<WatchRecord['subjectType'], Map<string, WatchRecord[]>> = { card: new Map(), plate: new Map(), face: new Map(), person: new Map() };
+
+/**
+ * The index's own copy of a person record, with the person's RegistrySlots in a private field
+ * (invisible to JSON and to equality, like RegistryIdentity's). A class rather than the record
+ * with a property added: every copy has one shape, which identify reads on every event.
+ */
+class IndexedPerson implements PersonRecord, RegistrySlots {
+  readonly id: string;
+  readonly kind: PersonRecord['kind'];
+  readonly name: string;
+  readonly care: boolean;
+  readonly houses: string[];
+  readonly validFromMs: number | null;
+  readonly validToMs: number | null;
+  readonly credentials: PersonRecord['credentials'];
+  declare readonly relation?: string;
+  // Numbers inline rather than an object of them: a rule reads them right after identify read the
+  // record, from the same cache lines, where a separate object would be one more miss per event.
+  readonly #house: number;
+  readonly #otherHouses: readonly number[];
+  readonly #card: number;
+  readonly #plate: number;
+  readonly #face: number;
+
+  constructor(record: PersonRecord, slots: RegistrySlots) {
+    this.id = record.id;
+    this.kind = record.kind;
+    this.name = record.name;
+    this.care = record.care;
+    this.houses = record.houses;
+    this.validFromMs = record.validFromMs;
+    this.validToMs = record.validToMs;
+    this.credentials = record.credentials;
+    this.#house = slots.house;
+    this.#otherHouses = slots.otherHouses;
+    this.#card = slots.card;
+    this.#plate = slots.plate;
+    this.#face = slots.face;
+    if (record.relation !== undefined) (this as { relation?: string }).relation = record.relation;
+  }
+
+  // RegistrySlots, as accessors: not own properties, so not in a copy, JSON or equality of the record.
+  get house(): number {
+    return this.#house;
+  }
+  get otherHouses(): readonly number[] {
+    return this.#otherHouses;
+  }
+  get card(): number {
+    return this.#card;
+  }
+  get plate(): number {
+    return this.#plate;
+  }
+  get face(): number {
+    return this.#face;
+  }
+}
+
+const NO_HOUSES: readonly number[] = Object.freeze([]);
 
 const toMs = (iso?: string) => (iso ? Date.parse(iso) : null);
 /** The valid entry of a higher level than `best` among `entries` (the first of a level wins), else `best`. */
@@ -28,13 +89,22 @@ const within = (nowMs: number, from: number | null, to: number | null) => (from 
  * this class, so identify costs a few map reads per event.
  */
 export class Identifier {
-  private persons = new Map<string, PersonRecord>();
+  private persons = new Map<string, IndexedPerson>();
   /**
    * One map per credential type (normalised value → the person's current record) and per watched
    * subject type (normalised value → entries): identify looks the event's own strings up as they
    * are, with no `type:value` key built per reference and no second lookup by person id.
    */
-  private credentials: Record<CredentialType, Map<string, PersonRecord>> = { card: new Map(), plate: new Map(), face: new Map() };
+  private credentials: Record<CredentialType, Map<string, IndexedPerson>> = { card: new Map(), plate: new Map(), face: new Map() };
+  /**
+   * Dense numbers for houses and credentials (RegistrySlots), given on first sight and kept for the
+   * life of the process, whatever the registry does later: a rule's arrays indexed by them never
+   * see a number change meaning. They grow only with the houses and credentials ever registered.
+   */
+  private houseSlots = new Map<string, number>();
+  private houseIdsBySlot: string[] = [];
+  private credentialSlots: Record<CredentialType, Map<string, number>> = { card: new Map(), plate: new Map(), face: new Map() };
+  private credentialCount = 0;
   private watch: Record<WatchRecord['subjectType'], Map<string, WatchRecord[]>> = { card: new Map(), plate: new Map(), face: new Map(), person: new Map() };
   /** watchEntries(), flattened once per change of the watchlist rather than once per watchlist hit. */
   private watchList: WatchRecord[] | null = null;
@@ -151,6 +221,40 @@ export class Identifier {
     return this.watchList.slice();
   }
 
+  /** The dense number of a house id (see RegistrySlots), given now if the house has none yet. */
+  houseSlot(houseId: string): number {
+    let slot = this.houseSlots.get(houseId);
+    if (slot === undefined) {
+      slot = this.houseIdsBySlot.length;
+      this.houseSlots.set(houseId, slot);
+      this.houseIdsBySlot.push(houseId);
+    }
+    return slot;
+  }
+
+  /** The house id a slot was given to. */
+  houseIdOfSlot(slot: number): string | undefined {
+    return this.houseIdsBySlot[slot];
+  }
+
+  /** The number of slots given so far: every house slot is below it. */
+  get houseSlotCount(): number {
+    return this.houseIdsBySlot.length;
+  }
+
+  /**
+   * The dense number of a normalised credential that is or ever was registered in this process;
+   * undefined for one never registered (a stranger's card), which has no number.
+   */
+  credentialSlot(type: CredentialType, value: string): number | undefined {
+    return this.credentialSlots[type].get(value);
+  }
+
+  /** Every credential slot is below this. */
+  get credentialSlotCount(): number {
+    return this.credentialCount;
+  }
+
   /**
    * Who the event's subject is: the first reference that resolves to a registered person (card,
    * plate, face, person id, in that order), and the highest-level valid watch entry on any of the
@@ -166,7 +270,7 @@ export class Identifier {
     if (card === undefined && plate === undefined && face === undefined && personRef === undefined) return undefined;
 
     // The person a credential belongs to is itself watchable by person id.
-    let person: PersonRecord | undefined;
+    let person: IndexedPerson | undefined;
     let matchedBy: Identity['matchedBy'];
     if (card !== undefined) person = this.credentials.card.get(card);
     if (person) matchedBy = 'card';
@@ -186,14 +290,16 @@ export class Identifier {
     // Skipped when no person is watched: hashing the id would read one more string per event.
     if (person && watch.person.size !== 0 && (better = bestEntry(watch.person.get(person.id), nowMs, best)) !== best) [best, bestBy] = [better, 'person'];
     if (best) {
-      const identity: Identity = { kind: 'watchlisted', matchedBy: bestBy, watch: { entryId: best.id, level: best.level, reason: best.reason } };
-      if (person) Object.assign(identity, { personId: person.id, name: person.name, houseIds: person.houses });
+      const identity = person
+        ? new RegistryIdentity('watchlisted', bestBy, person.id, person.name, person.houses, person)
+        : new RegistryIdentity('watchlisted', bestBy);
+      identity.watch = { entryId: best.id, level: best.level, reason: best.reason };
       return identity;
     }
     if (person) {
       const valid = person.kind === 'resident' || within(nowMs, person.validFromMs, person.validToMs);
       if (valid) {
-        const identity: Identity = { kind: person.kind, matchedBy, personId: person.id, name: person.name, houseIds: person.houses };
+        const identity = new RegistryIdentity(person.kind, matchedBy, person.id, person.name, person.houses, person);
         if (person.care) identity.care = true;
         return identity;
       }
@@ -209,10 +315,27 @@ export class Identifier {
     return this.lastPlateNormal;
   }
 
-  private indexPerson(p: PersonRecord): void {
+  private indexPerson(record: PersonRecord): void {
     this.changes++;
+    const single: Record<CredentialType, number> = { card: -1, plate: -1, face: -1 };
+    const seen: Record<CredentialType, number> = { card: 0, plate: 0, face: 0 };
+    const values = record.credentials.map((c) => normalizeCredential(c.type, c.value));
+    record.credentials.forEach((c, i) => {
+      const slot = this.giveCredentialSlot(c.type, values[i]!);
+      single[c.type] = seen[c.type]++ === 0 ? slot : -1;
+    });
+    const houses = record.houses.map((h) => this.houseSlot(h));
+    const slots: RegistrySlots = { house: houses[0] ?? -1, otherHouses: houses.length > 1 ? houses.slice(1) : NO_HOUSES, ...single };
+    const p = new IndexedPerson(record, slots);
     this.persons.set(p.id, p);
-    for (const c of p.credentials) this.credentials[c.type].set(normalizeCredential(c.type, c.value), p);
+    record.credentials.forEach((c, i) => this.credentials[c.type].set(values[i]!, p));
+  }
+
+  private giveCredentialSlot(type: CredentialType, value: string): number {
+    const slots = this.credentialSlots[type];
+    let slot = slots.get(value);
+    if (slot === undefined) slots.set(value, (slot = this.credentialCount++));
+    return slot;
   }
 
   private unindexPerson(p: PersonRecord): void {

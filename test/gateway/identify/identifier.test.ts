@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Identifier } from '../../../gateway/identify/identifier.ts';
+import { RegistryIdentity } from '../../../gateway/identify/registry-identity.ts';
 import { Store } from '../../../gateway/store/store.ts';
 import { loadConfigText } from '../../../config/load.ts';
 
@@ -64,5 +65,47 @@ watchlist: [{id: w, subject: {type: card, value: "c9"}, level: critical, reason:
     identifier.seed(config);
     expect(identifier.identify({ cardNo: 'c1' }, T0)?.name).toBe('王五');
     expect(identifier.identify({ cardNo: 'c9' }, T0)?.watch?.reason).toBe('在逃');
+  });
+
+  it('a registered identity carries the registry slots of its houses and credentials, which nothing serialises', () => {
+    const { identifier } = setup();
+    const identity = identifier.identify({ cardNo: '1001' }, T0)!;
+    const slots = RegistryIdentity.slotsOf(identity)!;
+    expect([slots.house, ...slots.otherHouses]).toEqual([identifier.houseSlot('h1')]);
+    expect(slots.card).toBe(identifier.credentialSlot('card', '1001'));
+    expect(slots.plate).toBe(identifier.credentialSlot('plate', '闽A12345'));
+    expect(slots.face).toBe(-1);
+    expect(new Set([slots.card, slots.plate, identifier.credentialSlot('card', '2001')]).size).toBe(3);
+    // Stored and sent as before: JSON, the writer thread's structured clone and equality see no slots.
+    const plain = { kind: 'resident', matchedBy: 'card', personId: 'p1', name: '张三', houseIds: ['h1'], care: true };
+    expect(JSON.parse(JSON.stringify(identity))).toEqual(plain);
+    expect(structuredClone(identity)).toEqual(plain);
+    expect(identity).toEqual(plain);
+    expect(RegistryIdentity.slotsOf(plain as never)).toBeUndefined();
+    expect(RegistryIdentity.slotsOf(identifier.identify({ cardNo: '9999' }, T0))).toBeUndefined();
+    // A watchlisted person's identity has them too.
+    const watched = RegistryIdentity.slotsOf(identifier.identify({ cardNo: '1001' }, T0 + 2 * 86_400_000))!;
+    expect([watched.house, watched.card, watched.plate]).toEqual([slots.house, slots.card, slots.plate]);
+  });
+
+  it('a slot keeps its number for the life of the process; a person with two cards of a type has no single card slot', () => {
+    const { identifier } = setup();
+    const card = identifier.credentialSlot('card', '1001')!;
+    const house = identifier.houseSlot('h1');
+    const record = { id: 'p1', kind: 'resident' as const, name: '张三', care: false, houses: ['h2', 'h1'], validFromMs: null, validToMs: null, credentials: [{ type: 'card' as const, value: '1001' }, { type: 'card' as const, value: ' 1009 ' }] };
+    identifier.upsertPerson(record);
+    expect(Object.getOwnPropertySymbols(record)).toEqual([]); // the caller's object is left as it was
+    const slots = RegistryIdentity.slotsOf(identifier.identify({ cardNo: '1009' }, T0))!;
+    expect(slots.card).toBe(-1);
+    expect(identifier.credentialSlot('card', '1001')).toBe(card);
+    expect(identifier.credentialSlot('card', '1009')).toBeGreaterThan(card);
+    expect([slots.house, ...slots.otherHouses]).toEqual([identifier.houseSlot('h2'), house]);
+    expect({ ...identifier.person('p1') }).toEqual(record); // the index's copy shows only the record's fields
+    expect(identifier.houseIdOfSlot(house)).toBe('h1');
+    // Removed from the registry, a credential keeps its slot (a rule's counters stay where they are).
+    identifier.removePerson('p1');
+    expect(identifier.identify({ cardNo: '1001' }, T0)).toEqual({ kind: 'unknown' });
+    expect(identifier.credentialSlot('card', '1001')).toBe(card);
+    expect(identifier.credentialSlot('card', 'never')).toBeUndefined();
   });
 });

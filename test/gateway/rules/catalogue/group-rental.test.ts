@@ -163,3 +163,48 @@ describe('group-rental (疑似群租): credentials far below the limit are kept 
     expect(h.raised).toHaveLength(0);
   });
 });
+
+describe('group-rental (疑似群租): counters indexed by registry slots', () => {
+  // A live identity carries its person's house and credential slots; an event read back from
+  // storage (the rebuild at start) does not, and its lookups must reach the same counters.
+  const register = (h: RulesHarness, id: string, cards: string[], houses = ['h101']) =>
+    h.store.db.transaction(() =>
+      h.identifier.upsertPerson({ id, kind: 'resident', name: id, care: false, houses, validFromMs: null, validToMs: null, credentials: cards.map((value) => ({ type: 'card' as const, value })) }),
+    )();
+
+  it('a card registered in the middle of a day keeps the uses it had while unregistered', async () => {
+    h = await new RulesHarness([{ id: 'rental', type: 'group-rental', params: { distinctCount: 1000, perDayUses: 3, consecutiveDays: 1 } }]).start();
+    for (let i = 0; i < 2; i++) await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'n1' } });
+    register(h, 'p9', ['n1']);
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'n1' } }); // 3 = P
+    expect(h.raised).toHaveLength(0);
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'n1' } }); // 4 > P
+    expect(h.raised).toHaveLength(1);
+    expect(h.raised[0]!.message).toContain('卡号 n1 (p9)');
+  });
+
+  it("each of a person's two cards is counted on its own", async () => {
+    h = await new RulesHarness([{ id: 'rental', type: 'group-rental', params: { distinctCount: 1000, perDayUses: 3, consecutiveDays: 1 } }]).start();
+    register(h, 'p9', ['k1', 'k2']);
+    for (const card of ['k1', 'k2', 'k1', 'k2', 'k1', 'k2']) await h.ingest({ deviceId: 'ac-b1', type: 'access.granted', subjects: { cardNo: card } });
+    expect(h.raised).toHaveLength(0); // three each: at P, not over
+    await h.ingest({ deviceId: 'ac-b1', type: 'access.granted', subjects: { cardNo: 'k2' } });
+    expect(h.raised).toHaveLength(1);
+    expect(h.raised[0]!.details).toMatchObject({ credential: 'card:k2' });
+  });
+
+  it('residents counted at the unit door before a restart and at the doorplate after it are entrants of one house', async () => {
+    h = new RulesHarness([{ id: 'rental', type: 'group-rental', params: { distinctCount: 4, windowDays: 7, perDayUses: 1000 } }]);
+    await h.start();
+    register(h, 'p8', ['m1']);
+    register(h, 'p9', ['m2']);
+    for (const card of ['1001', 'm1', 'm2']) await h.ingest({ deviceId: 'ac-b1', type: 'access.granted', subjects: { cardNo: card } });
+    await h.restart();
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'm1' } }); // p8 again: still 3
+    expect(h.raised).toHaveLength(0);
+    await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'z1' } });
+    expect(h.raised).toHaveLength(1);
+    expect(h.raised[0]!.details.entrants).toEqual(expect.arrayContaining(['person:p1', 'person:p8', 'person:p9', 'card:z1']));
+    expect(h.raised[0]!.details.houseId).toBe('h101');
+  });
+});
