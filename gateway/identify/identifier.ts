@@ -27,6 +27,7 @@ class IndexedPerson implements PersonRecord, RegistrySlots {
   declare readonly relation?: string;
   // Numbers inline rather than an object of them: a rule reads them right after identify read the
   // record, from the same cache lines, where a separate object would be one more miss per event.
+  readonly #person: number;
   readonly #house: number;
   readonly #otherHouses: readonly number[];
   readonly #card: number;
@@ -42,6 +43,7 @@ class IndexedPerson implements PersonRecord, RegistrySlots {
     this.validFromMs = record.validFromMs;
     this.validToMs = record.validToMs;
     this.credentials = record.credentials;
+    this.#person = slots.person;
     this.#house = slots.house;
     this.#otherHouses = slots.otherHouses;
     this.#card = slots.card;
@@ -51,6 +53,9 @@ class IndexedPerson implements PersonRecord, RegistrySlots {
   }
 
   // RegistrySlots, as accessors: not own properties, so not in a copy, JSON or equality of the record.
+  get person(): number {
+    return this.#person;
+  }
   get house(): number {
     return this.#house;
   }
@@ -105,6 +110,8 @@ export class Identifier {
   private houseIdsBySlot: string[] = [];
   private credentialSlots: Record<CredentialType, Map<string, number>> = { card: new Map(), plate: new Map(), face: new Map() };
   private credentialCount = 0;
+  private personSlots = new Map<string, number>();
+  private personIdsBySlot: string[] = [];
   private watch: Record<WatchRecord['subjectType'], Map<string, WatchRecord[]>> = { card: new Map(), plate: new Map(), face: new Map(), person: new Map() };
   /** watchEntries(), flattened once per change of the watchlist rather than once per watchlist hit. */
   private watchList: WatchRecord[] | null = null;
@@ -232,6 +239,16 @@ export class Identifier {
     return slot;
   }
 
+  /** The dense number of a person id that is or ever was registered in this process; undefined for any other. */
+  personSlot(personId: string): number | undefined {
+    return this.personSlots.get(personId);
+  }
+
+  /** The person id a slot was given to. */
+  personIdOfSlot(slot: number): string | undefined {
+    return this.personIdsBySlot[slot];
+  }
+
   /** The house id a slot was given to. */
   houseIdOfSlot(slot: number): string | undefined {
     return this.houseIdsBySlot[slot];
@@ -325,7 +342,13 @@ export class Identifier {
       single[c.type] = seen[c.type]++ === 0 ? slot : -1;
     });
     const houses = record.houses.map((h) => this.houseSlot(h));
-    const slots: RegistrySlots = { house: houses[0] ?? -1, otherHouses: houses.length > 1 ? houses.slice(1) : NO_HOUSES, ...single };
+    let person = this.personSlots.get(record.id);
+    if (person === undefined) {
+      person = this.personIdsBySlot.length;
+      this.personSlots.set(record.id, person);
+      this.personIdsBySlot.push(record.id);
+    }
+    const slots: RegistrySlots = { person, house: houses[0] ?? -1, otherHouses: houses.length > 1 ? houses.slice(1) : NO_HOUSES, ...single };
     const p = new IndexedPerson(record, slots);
     this.persons.set(p.id, p);
     record.credentials.forEach((c, i) => this.credentials[c.type].set(values[i]!, p));

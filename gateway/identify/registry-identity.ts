@@ -6,6 +6,8 @@ import type { Identity, IdentityKind, WatchLevel } from '../core/model.ts';
  * updates, so a rule's counters indexed by it stay valid.
  */
 export interface RegistrySlots {
+  /** The person. */
+  readonly person: number;
   /** The first house the person is registered in (`houseIds[0]`); -1 for none. */
   readonly house: number;
   /** The others, in the order of `houseIds` (usually none). */

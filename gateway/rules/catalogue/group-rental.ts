@@ -16,6 +16,16 @@ import { eventMs, housePlace, housesEntered, localDay, previousDay, subjectLabel
  */
 type Entrants = (string | number)[];
 const STRIDE = 4;
+/**
+ * A house's entrants are kept inline, in one typed array for all houses (INLINE cells of [person
+ * slot, entry second] per house: one or two cache lines, where a house's own array is two objects
+ * to reach), while every entrant is a registered person and there are at most INLINE of them.
+ * A house that gets a credential entrant (an unregistered card at its doorplate) or more entrants
+ * moves to an Entrants array, as above, and stays there until the sweep empties it.
+ */
+const INLINE = 8;
+/** In a house's first cell's second: the house's entrants are in `crowded` (an Entrants array). */
+const CROWDED = -1;
 const ENTRY_EPOCH_MS = Date.UTC(2020, 0, 1);
 const entrySecond = (ms: number) => Math.floor((ms - ENTRY_EPOCH_MS) / 1000);
 
@@ -107,8 +117,12 @@ export const groupRental = defineRule({
     // credential instead of hashing into maps of 20,000 houses and ~100,000 credentials (a few
     // cache misses each: ≈ 0.6 µs of the benchmark's ≈ 5 µs per event).
     // Events replayed from storage carry no slots and look them up (Identifier.houseSlot).
-    /** House slot → who entered it within the window. */
-    const houses: (Entrants | undefined)[] = [];
+    /** House slot × INLINE → [person slot, entry second] per cell; second 0: a free cell. */
+    let cells: Int32Array<ArrayBuffer> = new Int32Array(1024 * INLINE * 2);
+    /** House slot × INLINE + cell → the entry's event id. */
+    const cellIds: (string | undefined)[] = [];
+    /** House slot → who entered it within the window, for houses marked CROWDED. */
+    const crowded: (Entrants | undefined)[] = [];
     /** Credential slot → 0 (no uses kept), day × DAY_SCALE + today's uses, or PROMOTED. */
     let counters: Int32Array<ArrayBuffer> = new Int32Array(1024);
     const promoted = new Map<number, CredentialDays>();
@@ -125,12 +139,19 @@ export const groupRental = defineRule({
     const packedBelow = Math.min(perDayUses - 3, DAY_SCALE);
     const windowSeconds = Math.round(windowMs / 1000);
 
-    const countHouse = (slot: number, whoKind: number, who: string, event: DeviceEvent, now: number) => {
+    /** `person`: the entrant's person slot, or -1 for an entrant that is not a registered person. */
+    const countHouse = (slot: number, person: number, whoKind: number, who: string, event: DeviceEvent, now: number) => {
       const second = entrySecond(now);
-      const entrants = houses[slot];
+      if ((slot + 1) * INLINE * 2 > cells.length) cells = grown(cells, (slot + 1) * INLINE * 2 - 1);
+      const base = slot * INLINE * 2;
+      if (cells[base + 1] !== CROWDED) {
+        if (person >= 0 && countInline(slot, base, person, second, event)) return;
+        crowd(slot, base, second);
+      }
+      const entrants = crowded[slot];
       if (entrants === undefined) {
         // One entrant is never enough (distinctCount ≥ 2).
-        houses[slot] = [whoKind, who, second, event.id];
+        crowded[slot] = [whoKind, who, second, event.id];
         return;
       }
       const oldest = second - windowSeconds;
@@ -154,6 +175,64 @@ export const groupRental = defineRule({
         distinct.push(KIND_PREFIX[entrants[i] as number] + (entrants[i + 1] as string));
         entries.push([entrants[i + 2] as number, entrants[i + 3] as string]);
       }
+      raiseDistinct(slot, distinct, entries, event);
+    };
+
+    /** Counts a registered person into an inline house; false when the house's cells are full. */
+    const countInline = (slot: number, base: number, person: number, second: number, event: DeviceEvent): boolean => {
+      const oldest = second - windowSeconds;
+      let free = -1;
+      let live = 0;
+      let found = -1;
+      for (let cell = base; cell < base + INLINE * 2; cell += 2) {
+        const at = cells[cell + 1]!;
+        if (at <= oldest) {
+          if (at !== 0) {
+            cells[cell + 1] = 0;
+            cellIds[(cell - base) / 2 + slot * INLINE] = undefined;
+          }
+          if (free < 0) free = cell;
+          continue;
+        }
+        live++;
+        if (cells[cell] === person) found = cell;
+      }
+      if (found < 0) {
+        if (free < 0) return false;
+        found = free;
+        cells[found] = person;
+        live++;
+      }
+      cells[found + 1] = second;
+      cellIds[(found - base) / 2 + slot * INLINE] = event.id;
+      if (live < distinctCount) return true;
+      const distinct: string[] = [];
+      const entries: [number, string][] = [];
+      for (let cell = base; cell < base + INLINE * 2; cell += 2) {
+        if (cells[cell + 1]! <= oldest) continue;
+        distinct.push(KIND_PREFIX[PERSON] + ctx.identifier.personIdOfSlot(cells[cell]!)!);
+        entries.push([cells[cell + 1]!, cellIds[(cell - base) / 2 + slot * INLINE]!]);
+      }
+      raiseDistinct(slot, distinct, entries, event);
+      return true;
+    };
+
+    /** Moves an inline house's entrants to an Entrants array (within the window: `second`'s). */
+    const crowd = (slot: number, base: number, second: number) => {
+      const oldest = second - windowSeconds;
+      const entrants: Entrants = [];
+      for (let cell = base; cell < base + INLINE * 2; cell += 2) {
+        const at = cells[cell + 1]!;
+        if (at > oldest) entrants.push(PERSON, ctx.identifier.personIdOfSlot(cells[cell]!)!, at, cellIds[(cell - base) / 2 + slot * INLINE]!);
+        cells[cell] = 0;
+        cells[cell + 1] = 0;
+        cellIds[(cell - base) / 2 + slot * INLINE] = undefined;
+      }
+      cells[base + 1] = CROWDED;
+      crowded[slot] = entrants.length ? entrants : undefined;
+    };
+
+    const raiseDistinct = (slot: number, distinct: string[], entries: [number, string][], event: DeviceEvent) => {
       const houseId = ctx.identifier.houseIdOfSlot(slot)!;
       const { place, codes } = housePlace(ctx.site, houseId);
       ctx.raise({
@@ -281,12 +360,21 @@ export const groupRental = defineRule({
         const oldest = entrySecond(now) - windowSeconds;
         // forEach rather than for…of: no [key, value] array per entry over 20,000 houses and
         // ~100,000 credentials (10 MB of garbage per sweep in the benchmark).
-        for (let slot = 0; slot < houses.length; slot++) {
-          const entrants = houses[slot];
+        for (let cell = 1; cell < cells.length; cell += 2) {
+          const at = cells[cell]!;
+          if (at === 0 || at === CROWDED || at > oldest) continue;
+          cells[cell] = 0;
+          cellIds[(cell - 1) / 2] = undefined;
+        }
+        for (let slot = 0; slot < crowded.length; slot++) {
+          const entrants = crowded[slot];
           if (entrants === undefined) continue;
           let recent = false;
           for (let i = 2; i < entrants.length && !recent; i += STRIDE) recent = (entrants[i] as number) > oldest;
-          if (!recent) houses[slot] = undefined;
+          if (recent) continue;
+          // Empty: the house goes back to its inline cells.
+          crowded[slot] = undefined;
+          cells[slot * INLINE * 2 + 1] = 0;
         }
         const keepDays = new Set<string>();
         for (let i = 0, day = localDay(now); i < consecutiveDays; i++, day = previousDay(day)) keepDays.add(day);
@@ -326,14 +414,14 @@ export const groupRental = defineRule({
         const whoKind = personId ? PERSON : kind;
         const who = personId ?? value;
         const slots = RegistryIdentity.slotsOf(identity);
+        const person = slots !== undefined ? slots.person : personId ? (ctx.identifier.personSlot(personId) ?? -1) : -1;
         const house = event.place.house;
-        if (house !== undefined) countHouse(doorplateSlot(event, house), whoKind, who, event, now);
+        if (house !== undefined) countHouse(doorplateSlot(event, house), person, whoKind, who, event, now);
         else if (slots !== undefined) {
-          if (slots.house >= 0) countHouse(slots.house, whoKind, who, event, now);
+          if (slots.house >= 0) countHouse(slots.house, person, whoKind, who, event, now);
           const others = slots.otherHouses;
-          for (let i = 0; i < others.length; i++) countHouse(others[i]!, whoKind, who, event, now);
-        }
-        else if (identity?.houseIds) for (const houseId of identity.houseIds) countHouse(ctx.identifier.houseSlot(houseId), whoKind, who, event, now);
+          for (let i = 0; i < others.length; i++) countHouse(others[i]!, person, whoKind, who, event, now);
+        } else if (identity?.houseIds) for (const houseId of identity.houseIds) countHouse(ctx.identifier.houseSlot(houseId), person, whoKind, who, event, now);
         // The credential's slot: the identity's own when it was matched by this credential (the
         // person's only one of its type), else looked up; none for a credential never registered.
         if (ctx.identifier.version !== slotsCheckedAt) adoptSlots();

@@ -207,4 +207,60 @@ describe('group-rental (疑似群租): counters indexed by registry slots', () =
     expect(h.raised[0]!.details.entrants).toEqual(expect.arrayContaining(['person:p1', 'person:p8', 'person:p9', 'card:z1']));
     expect(h.raised[0]!.details.houseId).toBe('h101');
   });
+
+  it('registered people are counted inline; an entrant older than D days frees its place', async () => {
+    h = await new RulesHarness([{ id: 'rental', type: 'group-rental', params: { distinctCount: 3, windowDays: 7, perDayUses: 1000 } }]).start();
+    for (const [id, card] of [['q1', 'g1'], ['q2', 'g2'], ['q3', 'g3'], ['q4', 'g4']]) register(h, id!, [card!]);
+    // Half an hour past the hourly sweep, so that q1 leaves the window between two sweeps.
+    await h.advance(30 * MIN);
+    await h.ingest({ deviceId: 'ac-b1', type: 'access.granted', subjects: { cardNo: 'g1' } });
+    await h.advance(7 * 24 * HOUR + MIN);
+    const ids: string[] = [];
+    for (const card of ['g2', 'g3', 'g2']) {
+      ids.push((await h.ingest({ deviceId: 'ac-b1', type: 'access.granted', subjects: { cardNo: card } })).id);
+      await h.advance(MIN);
+    }
+    expect(h.raised).toHaveLength(0); // q1 left the window: two distinct
+    ids.push((await h.ingest({ deviceId: 'dp-101', type: 'doorplate.scan', subjects: { cardNo: 'g4' } })).id);
+    expect(h.raised).toHaveLength(1);
+    expect(h.raised[0]!.details).toMatchObject({ distinct: 3, houseId: 'h101' });
+    expect([...(h.raised[0]!.details.entrants as string[])].sort()).toEqual(['person:q2', 'person:q3', 'person:q4']);
+    expect(h.raised[0]!.evidence).toEqual([ids[1], ids[2], ids[3]]); // each entrant's latest entry, oldest first
+  });
+
+  it('a house with more registered entrants than are kept inline counts every one of them', async () => {
+    h = await new RulesHarness([{ id: 'rental', type: 'group-rental', params: { distinctCount: 11, windowDays: 7, perDayUses: 1000 } }]).start();
+    const people = Array.from({ length: 10 }, (_, i) => `r${i}`);
+    for (const id of people) register(h, id, [`card-${id}`]);
+    for (const id of people) await h.ingest({ deviceId: 'ac-b1', type: 'access.granted', subjects: { cardNo: `card-${id}` } });
+    await h.ingest({ deviceId: 'ac-b1', type: 'access.granted', subjects: { cardNo: '1001' } }); // 张三: the 11th
+    expect(h.raised).toHaveLength(1);
+    expect(h.raised[0]!.details).toMatchObject({ distinct: 11 });
+    expect([...(h.raised[0]!.details.entrants as string[])].sort()).toEqual(['person:p1', ...people.map((id) => `person:${id}`)].sort());
+    expect(h.raised[0]!.evidence).toHaveLength(11);
+  });
+
+  it('the hourly sweep keeps entrants still in the window, inline or not, and frees the rest', async () => {
+    h = await new RulesHarness([{ id: 'rental', type: 'group-rental', cooldownSeconds: 0, params: { distinctCount: 3, windowDays: 1, perDayUses: 1000 } }]).start();
+    for (const [id, card] of [['q1', 'g1'], ['q2', 'g2'], ['q3', 'g3']]) register(h, id!, [card!]);
+    const enter = (cardNo: string, deviceId = 'ac-b1') => h!.ingest({ deviceId, type: cardNo.startsWith('g') ? 'access.granted' : 'doorplate.scan', subjects: { cardNo } });
+    await enter('g1');
+    await enter('g2');
+    await h.advance(5 * HOUR); // five sweeps: both still inside the day
+    await enter('g3');
+    expect(h.raised).toHaveLength(1);
+    await h.advance(2 * 24 * HOUR); // all gone
+    await enter('zz', 'dp-101'); // an unregistered card: the house leaves its inline cells
+    await enter('g1');
+    await h.advance(5 * HOUR);
+    await enter('g2');
+    expect(h.raised).toHaveLength(2);
+    expect([...(h.raised[1]!.details.entrants as string[])].sort()).toEqual(['card:zz', 'person:q1', 'person:q2']);
+    await h.advance(2 * 24 * HOUR); // the sweep empties it: back to inline cells
+    for (const card of ['g1', 'g2']) await enter(card);
+    expect(h.raised).toHaveLength(2);
+    await enter('g3');
+    expect(h.raised).toHaveLength(3);
+    expect([...(h.raised[2]!.details.entrants as string[])].sort()).toEqual(['person:q1', 'person:q2', 'person:q3']);
+  });
 });
