@@ -6,13 +6,13 @@ import { defineRule } from '../rule-types.ts';
 import { eventMs, housePlace, housesEntered, localDay, previousDay, subjectLabel } from '../subjects.ts';
 
 /**
- * Who entered a house within the window, as one flat array of (entrant kind, entrant value, last
- * entry second, its event id) quadruples scanned linearly: a house has a handful of entrants. One
- * array per house because the scan's cost is memory, not arithmetic: with 20,000 houses nearly
- * every event reads a house that is not in the CPU's cache, and each further object (a separate
- * column, a heap number per time) is one more wait for memory. Times are whole seconds since
- * ENTRY_EPOCH_MS, small integers stored inside the array; a window of days loses nothing by it.
- * An entrant is a person (kind PERSON) or a credential, as `subjectKey` would name it.
+ * Who entered a crowded house (see INLINE) within the window, as one flat array of (entrant kind,
+ * entrant value, last entry second, its event id) quadruples scanned linearly: a house has a
+ * handful of entrants. The scan's cost is memory, not arithmetic: with 20,000 houses nearly every
+ * event reads a house that is not in the CPU's cache, and each further object (a separate column,
+ * a heap number per time) is one more wait for memory. Times are whole seconds since
+ * ENTRY_EPOCH_MS, small integers; a window of days loses nothing by it. An entrant is a person
+ * (kind PERSON, by id) or a credential, as `subjectKey` would name it.
  */
 type Entrants = (string | number)[];
 const STRIDE = 4;
