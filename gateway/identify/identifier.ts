@@ -75,6 +75,31 @@ class IndexedPerson implements PersonRecord, RegistrySlots {
 
 const NO_HOUSES: readonly number[] = Object.freeze([]);
 
+/** Ids numbered 0, 1, 2… in the order first given, both ways (see RegistrySlots). */
+class SlotTable {
+  private slots = new Map<string, number>();
+  private ids: string[] = [];
+
+  slotOf(id: string): number | undefined {
+    return this.slots.get(id);
+  }
+
+  /** The id's number, given now if it has none. */
+  give(id: string): number {
+    let slot = this.slots.get(id);
+    if (slot === undefined) {
+      slot = this.ids.length;
+      this.slots.set(id, slot);
+      this.ids.push(id);
+    }
+    return slot;
+  }
+
+  idOf(slot: number): string | undefined {
+    return this.ids[slot];
+  }
+}
+
 const toMs = (iso?: string) => (iso ? Date.parse(iso) : null);
 /** The valid entry of a higher level than `best` among `entries` (the first of a level wins), else `best`. */
 function bestEntry(entries: WatchRecord[] | undefined, nowMs: number, best: WatchRecord | undefined): WatchRecord | undefined {
@@ -102,16 +127,16 @@ export class Identifier {
    */
   private credentials: Record<CredentialType, Map<string, IndexedPerson>> = { card: new Map(), plate: new Map(), face: new Map() };
   /**
-   * Dense numbers for houses and credentials (RegistrySlots), given on first sight and kept for the
-   * life of the process, whatever the registry does later: a rule's arrays indexed by them never
-   * see a number change meaning. They grow only with the houses and credentials ever registered.
+   * Dense numbers for houses, persons and credentials (RegistrySlots), given on first sight and
+   * kept for the life of the process, whatever the registry does later: a rule's arrays indexed by
+   * them never see a number change meaning. They grow only with what was ever registered (and the
+   * houses of the site's doorplates).
    */
-  private houseSlots = new Map<string, number>();
-  private houseIdsBySlot: string[] = [];
+  private houseSlots = new SlotTable();
+  private personSlots = new SlotTable();
+  /** Credentials of every type share one numbering (one counter array per rule, whatever the type). */
   private credentialSlots: Record<CredentialType, Map<string, number>> = { card: new Map(), plate: new Map(), face: new Map() };
   private credentialCount = 0;
-  private personSlots = new Map<string, number>();
-  private personIdsBySlot: string[] = [];
   private watch: Record<WatchRecord['subjectType'], Map<string, WatchRecord[]>> = { card: new Map(), plate: new Map(), face: new Map(), person: new Map() };
   /** watchEntries(), flattened once per change of the watchlist rather than once per watchlist hit. */
   private watchList: WatchRecord[] | null = null;
@@ -230,33 +255,22 @@ export class Identifier {
 
   /** The dense number of a house id (see RegistrySlots), given now if the house has none yet. */
   houseSlot(houseId: string): number {
-    let slot = this.houseSlots.get(houseId);
-    if (slot === undefined) {
-      slot = this.houseIdsBySlot.length;
-      this.houseSlots.set(houseId, slot);
-      this.houseIdsBySlot.push(houseId);
-    }
-    return slot;
+    return this.houseSlots.give(houseId);
   }
 
   /** The dense number of a person id that is or ever was registered in this process; undefined for any other. */
   personSlot(personId: string): number | undefined {
-    return this.personSlots.get(personId);
+    return this.personSlots.slotOf(personId);
   }
 
   /** The person id a slot was given to. */
   personIdOfSlot(slot: number): string | undefined {
-    return this.personIdsBySlot[slot];
+    return this.personSlots.idOf(slot);
   }
 
   /** The house id a slot was given to. */
   houseIdOfSlot(slot: number): string | undefined {
-    return this.houseIdsBySlot[slot];
-  }
-
-  /** The number of slots given so far: every house slot is below it. */
-  get houseSlotCount(): number {
-    return this.houseIdsBySlot.length;
+    return this.houseSlots.idOf(slot);
   }
 
   /**
@@ -265,11 +279,6 @@ export class Identifier {
    */
   credentialSlot(type: CredentialType, value: string): number | undefined {
     return this.credentialSlots[type].get(value);
-  }
-
-  /** Every credential slot is below this. */
-  get credentialSlotCount(): number {
-    return this.credentialCount;
   }
 
   /**
@@ -342,13 +351,7 @@ export class Identifier {
       single[c.type] = seen[c.type]++ === 0 ? slot : -1;
     });
     const houses = record.houses.map((h) => this.houseSlot(h));
-    let person = this.personSlots.get(record.id);
-    if (person === undefined) {
-      person = this.personIdsBySlot.length;
-      this.personSlots.set(record.id, person);
-      this.personIdsBySlot.push(record.id);
-    }
-    const slots: RegistrySlots = { person, house: houses[0] ?? -1, otherHouses: houses.length > 1 ? houses.slice(1) : NO_HOUSES, ...single };
+    const slots: RegistrySlots = { person: this.personSlots.give(record.id), house: houses[0] ?? -1, otherHouses: houses.length > 1 ? houses.slice(1) : NO_HOUSES, ...single };
     const p = new IndexedPerson(record, slots);
     this.persons.set(p.id, p);
     record.credentials.forEach((c, i) => this.credentials[c.type].set(values[i]!, p));
