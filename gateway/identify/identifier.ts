@@ -281,6 +281,11 @@ export class Identifier {
     return this.credentialSlots[type].get(value);
   }
 
+  /** How many credential slots have been given: it grows exactly when a credential gets its first. */
+  get credentialSlotCount(): number {
+    return this.credentialCount;
+  }
+
   /**
    * Who the event's subject is: the first reference that resolves to a registered person (card,
    * plate, face, person id, in that order), and the highest-level valid watch entry on any of the

@@ -131,7 +131,7 @@ export const groupRental = defineRule({
      * stranger's card; a bare person id) → its uses per day, as above.
      */
     const credentials = KIND_PREFIX.map(() => new Map<string, number | CredentialDays>());
-    /** The registry version the unslotted credentials were last checked against (see adoptSlots). */
+    /** The credential slots there were when the unslotted credentials were last checked (adoptSlots). */
     let slotsCheckedAt = -1;
     /** A doorplate's house slot, per device (the pipeline hands a device's events one place object). */
     const doorplates = new Map<string, { place: DeviceEvent['place']; slot: number }>();
@@ -331,7 +331,7 @@ export const groupRental = defineRule({
      * so a card registered in the middle of a day keeps that day's uses.
      */
     const adoptSlots = () => {
-      slotsCheckedAt = ctx.identifier.version;
+      slotsCheckedAt = ctx.identifier.credentialSlotCount;
       credentials.forEach((byValue, kind) => {
         const type = KIND_TYPE[kind];
         if (type === null || type === undefined) return;
@@ -424,7 +424,7 @@ export const groupRental = defineRule({
         } else if (identity?.houseIds) for (const houseId of identity.houseIds) countHouse(ctx.identifier.houseSlot(houseId), person, whoKind, who, event, now);
         // The credential's slot: the identity's own when it was matched by this credential (the
         // person's only one of its type), else looked up; none for a credential never registered.
-        if (ctx.identifier.version !== slotsCheckedAt) adoptSlots();
+        if (ctx.identifier.credentialSlotCount !== slotsCheckedAt) adoptSlots();
         const type = KIND_TYPE[kind]!;
         let slot = -1;
         if (type !== null) {
