@@ -119,7 +119,7 @@ export const groupRental = defineRule({
     // Events replayed from storage carry no slots and look them up (Identifier.houseSlot).
     /** House slot × INLINE → [person slot, entry second] per cell; second 0: a free cell. */
     let cells: Int32Array<ArrayBuffer> = new Int32Array(1024 * INLINE * 2);
-    /** House slot × INLINE + cell → the entry's event id. */
+    /** The entry's event id of each cell: index `c >> 1` for the cell at `cells[c]`. */
     const cellIds: (string | undefined)[] = [];
     /** House slot → who entered it within the window, for houses marked CROWDED. */
     const crowded: (Entrants | undefined)[] = [];
@@ -189,7 +189,7 @@ export const groupRental = defineRule({
         if (at <= oldest) {
           if (at !== 0) {
             cells[cell + 1] = 0;
-            cellIds[(cell - base) / 2 + slot * INLINE] = undefined;
+            cellIds[cell >> 1] = undefined;
           }
           if (free < 0) free = cell;
           continue;
@@ -204,14 +204,14 @@ export const groupRental = defineRule({
         live++;
       }
       cells[found + 1] = second;
-      cellIds[(found - base) / 2 + slot * INLINE] = event.id;
+      cellIds[found >> 1] = event.id;
       if (live < distinctCount) return true;
       const distinct: string[] = [];
       const entries: [number, string][] = [];
       for (let cell = base; cell < base + INLINE * 2; cell += 2) {
         if (cells[cell + 1]! <= oldest) continue;
         distinct.push(KIND_PREFIX[PERSON] + ctx.identifier.personIdOfSlot(cells[cell]!)!);
-        entries.push([cells[cell + 1]!, cellIds[(cell - base) / 2 + slot * INLINE]!]);
+        entries.push([cells[cell + 1]!, cellIds[cell >> 1]!]);
       }
       raiseDistinct(slot, distinct, entries, event);
       return true;
@@ -223,10 +223,10 @@ export const groupRental = defineRule({
       const entrants: Entrants = [];
       for (let cell = base; cell < base + INLINE * 2; cell += 2) {
         const at = cells[cell + 1]!;
-        if (at > oldest) entrants.push(PERSON, ctx.identifier.personIdOfSlot(cells[cell]!)!, at, cellIds[(cell - base) / 2 + slot * INLINE]!);
+        if (at > oldest) entrants.push(PERSON, ctx.identifier.personIdOfSlot(cells[cell]!)!, at, cellIds[cell >> 1]!);
         cells[cell] = 0;
         cells[cell + 1] = 0;
-        cellIds[(cell - base) / 2 + slot * INLINE] = undefined;
+        cellIds[cell >> 1] = undefined;
       }
       cells[base + 1] = CROWDED;
       crowded[slot] = entrants.length ? entrants : undefined;
@@ -267,10 +267,7 @@ export const groupRental = defineRule({
         }
         saved = { day: today, uses: usedToday, earlier: null, today: null };
         if (slot < 0) byValue.set(value, saved);
-        else {
-          counters[slot] = PROMOTED;
-          promoted.set(slot, saved);
-        }
+        else promote(slot, saved);
       } else if (saved.day !== today) {
         // A new day: keep only the days a streak can still use, and start today's evidence afresh.
         const earlier = (saved.earlier ??= new Map());
@@ -318,6 +315,12 @@ export const groupRental = defineRule({
       });
     };
 
+    /** A slotted credential near its limit: its days move from the counter to an object. */
+    const promote = (slot: number, days: CredentialDays) => {
+      counters[slot] = PROMOTED;
+      promoted.set(slot, days);
+    };
+
     const doorplateSlot = (event: DeviceEvent, house: string): number => {
       const known = doorplates.get(event.deviceId);
       if (known !== undefined && known.place === event.place) return known.slot;
@@ -340,10 +343,7 @@ export const groupRental = defineRule({
           if (slot === undefined) return;
           if (slot >= counters.length) counters = grown(counters, slot);
           if (typeof saved === 'number') counters[slot] = saved;
-          else {
-            counters[slot] = PROMOTED;
-            promoted.set(slot, saved);
-          }
+          else promote(slot, saved);
           byValue.delete(value);
         });
       });
@@ -358,13 +358,11 @@ export const groupRental = defineRule({
         if (key !== 'sweep') return;
         const now = ctx.clock.now();
         const oldest = entrySecond(now) - windowSeconds;
-        // forEach rather than for…of: no [key, value] array per entry over 20,000 houses and
-        // ~100,000 credentials (10 MB of garbage per sweep in the benchmark).
         for (let cell = 1; cell < cells.length; cell += 2) {
           const at = cells[cell]!;
           if (at === 0 || at === CROWDED || at > oldest) continue;
           cells[cell] = 0;
-          cellIds[(cell - 1) / 2] = undefined;
+          cellIds[cell >> 1] = undefined;
         }
         for (let slot = 0; slot < crowded.length; slot++) {
           const entrants = crowded[slot];
@@ -381,6 +379,8 @@ export const groupRental = defineRule({
         const keepNumbers = new Set([...keepDays].map(dayNumber));
         const stale = (c: number | CredentialDays) =>
           typeof c === 'number' ? !keepNumbers.has(Math.floor(c / DAY_SCALE)) : !keepDays.has(c.day) && ![...(c.earlier?.keys() ?? [])].some((d) => keepDays.has(d));
+        // forEach rather than for…of: no [key, value] array per entry (with ~100,000 credentials
+        // in maps, 10 MB of garbage per sweep in the benchmark before they had slots).
         for (const byValue of credentials) {
           byValue.forEach((c, value) => {
             if (stale(c)) byValue.delete(value);
